@@ -1,0 +1,39 @@
+import type { z } from 'zod';
+import { OplogError } from './errors.js';
+import {
+  type ConsumerFrame,
+  consumerFrameSchema,
+  type ProducerFrame,
+  producerFrameSchema,
+} from './frames.js';
+
+export function encodeFrame(frame: ProducerFrame | ConsumerFrame): string {
+  return JSON.stringify(frame);
+}
+
+/** Parses and strictly validates a frame from the producer; throws an OplogError with a stable code. */
+export function decodeProducerFrame(data: string): ProducerFrame {
+  return decode(producerFrameSchema, data);
+}
+
+/** Parses and strictly validates a frame from the consumer; throws an OplogError with a stable code. */
+export function decodeConsumerFrame(data: string): ConsumerFrame {
+  return decode(consumerFrameSchema, data);
+}
+
+function decode<T>(schema: z.ZodType<T>, data: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch (cause) {
+    throw OplogError.badJson(cause);
+  }
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  if (issue?.code === 'invalid_union' && issue.path.length === 1 && issue.path[0] === 'type') {
+    throw OplogError.unknownFrame((value as { type?: unknown }).type);
+  }
+  const where = issue?.path.length ? issue.path.join('.') : 'frame';
+  throw OplogError.badFrame(`${where}: ${issue?.message ?? 'invalid'}`);
+}

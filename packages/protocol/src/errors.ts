@@ -1,0 +1,119 @@
+/**
+ * Every error a peer can see, in one place: a stable code, the WebSocket close code that goes with it,
+ * whether retrying can help, and what it means. docs/errors.md is generated from this table.
+ */
+export const ERRORS = {
+  OPLOG_BAD_JSON: { close: 1007, retryable: false, meaning: 'A frame is not valid JSON.' },
+  OPLOG_BAD_FRAME: { close: 1007, retryable: false, meaning: 'A frame does not match its schema.' },
+  OPLOG_UNKNOWN_FRAME: { close: 1002, retryable: false, meaning: 'The frame type is unknown or not allowed in this direction.' },
+  OPLOG_HELLO_FIRST: { close: 1002, retryable: false, meaning: 'A frame arrived before the hello / welcome handshake completed.' },
+  OPLOG_VERSION_UNSUPPORTED: { close: 1002, retryable: false, meaning: 'The peers share no protocol version.' },
+  OPLOG_FRAME_TOO_BIG: { close: 1009, retryable: false, meaning: 'A frame is larger than the peer accepts.' },
+  OPLOG_UNAUTHORIZED: { close: 1008, retryable: false, meaning: 'The source credential is missing or unknown.' },
+  OPLOG_SESSION_REPLACED: { close: 1008, retryable: true, meaning: 'A newer session of the same source took over this one.' },
+  OPLOG_FOREIGN_ENTRY: { close: 1008, retryable: false, meaning: 'An entry names a source or incarnation other than the session\'s.' },
+  OPLOG_UNKNOWN_ENTITY: { close: 1008, retryable: false, meaning: 'An entry names an entity the consumer does not replicate.' },
+  OPLOG_UNKNOWN_FIELD: { close: 1008, retryable: false, meaning: 'An entry names a field the consumer\'s entity does not have.' },
+  OPLOG_SEQ_GAP: { close: 1002, retryable: true, meaning: 'A batch does not continue from the consumer\'s cursor; the producer must resend from it.' },
+  OPLOG_ACK_MISMATCH: { close: 1002, retryable: true, meaning: 'An ack names a frame that is not in flight.' },
+  OPLOG_APPLY_FAILED: { close: 1011, retryable: true, meaning: 'The consumer could not commit a batch; nothing of it was applied.' },
+  OPLOG_PEER_TIMEOUT: { close: 1001, retryable: true, meaning: 'The peer stopped answering pings.' },
+  OPLOG_SHUTTING_DOWN: { close: 1001, retryable: true, meaning: 'The peer is stopping; reconnect later.' },
+  OPLOG_INTERNAL: { close: 1011, retryable: true, meaning: 'An unexpected internal error.' },
+} as const satisfies Record<string, { close: number; retryable: boolean; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
+/** An error with a stable code; `cause` keeps the original error. */
+export class OplogError extends Error {
+  override readonly name = 'OplogError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  get closeCode(): number {
+    return ERRORS[this.code].close;
+  }
+
+  get retryable(): boolean {
+    return ERRORS[this.code].retryable;
+  }
+
+  /** A close reason fits in 123 bytes (RFC 6455 §5.5: 125 minus the status code). */
+  get closeReason(): string {
+    return truncateUtf8(`${this.code}: ${this.message}`, 123);
+  }
+
+  static badJson(cause: unknown) {
+    return new OplogError('OPLOG_BAD_JSON', 'frame is not valid JSON', { cause });
+  }
+
+  static badFrame(detail: string) {
+    return new OplogError('OPLOG_BAD_FRAME', detail);
+  }
+
+  static unknownFrame(type: unknown) {
+    return new OplogError('OPLOG_UNKNOWN_FRAME', `unexpected frame type ${JSON.stringify(type)}`);
+  }
+
+  static helloFirst(type: string) {
+    return new OplogError('OPLOG_HELLO_FIRST', `got ${type} before the handshake`);
+  }
+
+  static versionUnsupported(min: number, max: number) {
+    return new OplogError('OPLOG_VERSION_UNSUPPORTED', `peer speaks protocol ${min}..${max}, this side speaks a disjoint range`);
+  }
+
+  static seqGap(expected: number, got: number) {
+    return new OplogError('OPLOG_SEQ_GAP', `expected seq ${expected}, got ${got}`);
+  }
+
+  static foreignEntry(seq: number) {
+    return new OplogError('OPLOG_FOREIGN_ENTRY', `entry ${seq} belongs to another source or incarnation`);
+  }
+
+  static unknownEntity(entity: string) {
+    return new OplogError('OPLOG_UNKNOWN_ENTITY', `entity ${JSON.stringify(entity)} is not replicated here`);
+  }
+
+  static unknownField(entity: string, field: string) {
+    return new OplogError('OPLOG_UNKNOWN_FIELD', `entity ${entity} has no field ${JSON.stringify(field)}`);
+  }
+
+  static ackMismatch(id: number) {
+    return new OplogError('OPLOG_ACK_MISMATCH', `ack for frame ${id}, which is not in flight`);
+  }
+
+  static applyFailed(cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new OplogError('OPLOG_APPLY_FAILED', `batch not applied: ${reason}`, { cause });
+  }
+
+  static peerTimeout() {
+    return new OplogError('OPLOG_PEER_TIMEOUT', 'peer did not answer the ping in time');
+  }
+
+  static internal(cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new OplogError('OPLOG_INTERNAL', reason, { cause });
+  }
+
+  /** Rebuilds an error received in an `error` frame. */
+  static fromFrame(frame: { code: string; message: string }) {
+    return new OplogError(isErrorCode(frame.code) ? frame.code : 'OPLOG_INTERNAL', frame.message);
+  }
+}
+
+function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= maxBytes) return text;
+  // Cutting mid-character leaves a U+FFFD; drop it.
+  return new TextDecoder().decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD$/, '');
+}

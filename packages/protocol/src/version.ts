@@ -1,0 +1,15 @@
+/**
+ * The wire protocol version. Bump it on any change a peer could misread, and add a line below.
+ *
+ * 1: hello / welcome / batch / ack / error / heartbeat, JSON text frames.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** The oldest version this build still speaks. */
+export const MIN_PROTOCOL_VERSION = 1;
+
+/** Picks the highest version both peers speak, or undefined when their ranges do not overlap. */
+export function negotiateVersion(peer: { min: number; max: number }): number | undefined {
+  const chosen = Math.min(peer.max, PROTOCOL_VERSION);
+  return chosen >= Math.max(peer.min, MIN_PROTOCOL_VERSION) ? chosen : undefined;
+}
