@@ -19,6 +19,8 @@ export const ERRORS = {
   OPLOG_APPLY_FAILED: { close: 1011, retryable: true, meaning: 'The consumer could not commit a batch; nothing of it was applied.' },
   OPLOG_PEER_TIMEOUT: { close: 1001, retryable: true, meaning: 'The peer stopped answering pings.' },
   OPLOG_SHUTTING_DOWN: { close: 1001, retryable: true, meaning: 'The peer is stopping; reconnect later.' },
+  OPLOG_NEEDS_TRANSACTION: { close: 1011, retryable: false, meaning: 'A write that capture must record ran outside a transaction (capture refuses it).' },
+  OPLOG_CAPTURE_MISUSE: { close: 1011, retryable: false, meaning: 'Capture was asked to record an entity it does not know or does not replicate.' },
   OPLOG_INTERNAL: { close: 1011, retryable: true, meaning: 'An unexpected internal error.' },
 } as const satisfies Record<string, { close: number; retryable: boolean; meaning: string }>;
 
@@ -103,6 +105,14 @@ export class OplogError extends Error {
   static internal(cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new OplogError('OPLOG_INTERNAL', reason, { cause });
+  }
+
+  static needsTransaction(what: string) {
+    return new OplogError('OPLOG_NEEDS_TRANSACTION', `${what} must run inside em.transactional() so its oplog entries commit with it`);
+  }
+
+  static captureMisuse(detail: string) {
+    return new OplogError('OPLOG_CAPTURE_MISUSE', detail);
   }
 
   /** Rebuilds an error received in an `error` frame. */
