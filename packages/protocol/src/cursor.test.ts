@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { admitBatch, advanceCursor } from './cursor.js';
+import type { OplogEntry } from './entry.js';
+
+const session = { source: 's1', incarnation: 'i1' };
+const entry = (seq: number, over: Partial<OplogEntry> = {}): OplogEntry => ({
+  ...session,
+  seq,
+  txId: `t${seq}`,
+  epoch: 1000 + seq,
+  entity: 'Question',
+  op: 'insert',
+  pk: { id: String(seq) },
+  after: { id: String(seq) },
+  ...over,
+});
+
+describe('admitBatch', () => {
+  const cursor = { incarnation: 'i1', seq: 3, epoch: 1003 };
+
+  it('keeps entries that continue the cursor', () => {
+    expect(admitBatch(cursor, session, [entry(4), entry(5)]).map((e) => e.seq)).toEqual([4, 5]);
+  });
+
+  it('drops entries at or below the cursor (a resend after a lost ack)', () => {
+    expect(admitBatch(cursor, session, [entry(2), entry(3), entry(4)]).map((e) => e.seq)).toEqual([4]);
+    expect(admitBatch(cursor, session, [entry(1), entry(3)])).toEqual([]);
+  });
+
+  it('throws OPLOG_SEQ_GAP on a gap', () => {
+    expect(() => admitBatch(cursor, session, [entry(5)])).toThrow(expect.objectContaining({ code: 'OPLOG_SEQ_GAP' }));
+    expect(() => admitBatch(cursor, session, [entry(4), entry(6)])).toThrow(
+      expect.objectContaining({ code: 'OPLOG_SEQ_GAP' }),
+    );
+  });
+
+  it('throws OPLOG_SEQ_GAP when an old entry follows a new one', () => {
+    expect(() => admitBatch(cursor, session, [entry(4), entry(2)])).toThrow(
+      expect.objectContaining({ code: 'OPLOG_SEQ_GAP' }),
+    );
+  });
+
+  it('throws OPLOG_FOREIGN_ENTRY for another source or incarnation', () => {
+    expect(() => admitBatch(cursor, session, [entry(4, { source: 's2' })])).toThrow(
+      expect.objectContaining({ code: 'OPLOG_FOREIGN_ENTRY' }),
+    );
+    expect(() => admitBatch(cursor, session, [entry(4, { incarnation: 'i0' })])).toThrow(
+      expect.objectContaining({ code: 'OPLOG_FOREIGN_ENTRY' }),
+    );
+  });
+});
+
+describe('advanceCursor', () => {
+  it('moves to the last entry and never moves the epoch back', () => {
+    const next = advanceCursor({ incarnation: 'i1', seq: 3, epoch: 5000 }, 'i1', [entry(4), entry(5)]);
+    expect(next).toEqual({ incarnation: 'i1', seq: 5, epoch: 5000 });
+  });
+
+  it('keeps the cursor for an empty list', () => {
+    const cursor = { incarnation: null, seq: 0, epoch: 0 };
+    expect(advanceCursor(cursor, 'i1', [])).toBe(cursor);
+  });
+});

@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { PG_URL } from './services.js';
+
+export type Driver = 'sqlite' | 'postgresql';
+
+/** A throwaway database: a uniquely named PostgreSQL database, or an SQLite file in a temp directory. */
+export interface TestDatabase {
+  driver: Driver;
+  /** For SQLite, the file path; for PostgreSQL, the database name. */
+  dbName: string;
+  /** PostgreSQL connection string (with the database), or undefined for SQLite. */
+  clientUrl?: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(driver: Driver, label = 'test'): Promise<TestDatabase> {
+  const unique = `${label}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  if (driver === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'oplog-'));
+    return { driver, dbName: join(dir, `${unique}.sqlite`), drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const dbName = `oplog_${unique}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  await adminQuery(`create database ${dbName}`);
+  return {
+    driver,
+    dbName,
+    clientUrl: `${PG_URL}/${dbName}`,
+    drop: () => adminQuery(`drop database if exists ${dbName} with (force)`),
+  };
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: `${PG_URL}/postgres` });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+import { postgresReachable } from './test/support/services.js';
+
+// PostgreSQL suites are named *.pg.test.ts. Without a server they are left out with one line saying why,
+// except under CI=true, where a suite that cannot run must fail the run instead.
+const postgres = await postgresReachable();
+if (!postgres) {
+  const why = 'PostgreSQL is not reachable at 127.0.0.1:5432';
+  if (process.env.CI === 'true') throw new Error(`${why}, and CI=true requires the PostgreSQL suites`);
+  console.warn(`${why}: skipping the *.pg.test.ts suites (start it, or run .ci/run, to include them)`);
+}
+
+export default defineConfig({
+  resolve: { conditions: ['@oplog/source'] },
+  ssr: { resolve: { conditions: ['@oplog/source'] } },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', ...(postgres ? [] : ['**/*.pg.test.ts'])],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
