@@ -53,3 +53,6 @@ export const TagSchema = new EntitySchema<Tag>({
 });
 
 export const pollsEntities = [QuestionSchema, ChoiceSchema, TagSchema];
+
+/** For `--entities`: the consumer and the sidecar producer load the app's entities from this module. */
+export const entities = pollsEntities;

@@ -46,6 +46,14 @@ export class OplogCapture implements EventSubscriber {
     this.#exclude = new Set([...(options.exclude ?? []), ...OUTBOX_ENTITY_NAMES]);
   }
 
+  /** The capture registered on this ORM's event manager, if any. */
+  static registeredOn(orm: { em: EntityManager }): OplogCapture | undefined {
+    for (const subscriber of orm.em.getEventManager().getSubscribers()) {
+      if (subscriber instanceof OplogCapture) return subscriber;
+    }
+    return undefined;
+  }
+
   /** Whether changes to this entity are captured. */
   replicates(entityName: string): boolean {
     return !this.#exclude.has(entityName) && (this.#include?.has(entityName) ?? true);

@@ -16,6 +16,8 @@ export const ERRORS = {
   OPLOG_UNKNOWN_FIELD: { close: 1008, retryable: false, meaning: 'An entry names a field the consumer\'s entity does not have.' },
   OPLOG_SEQ_GAP: { close: 1002, retryable: true, meaning: 'A batch does not continue from the consumer\'s cursor; the producer must resend from it.' },
   OPLOG_ACK_MISMATCH: { close: 1002, retryable: true, meaning: 'An ack names a frame that is not in flight.' },
+  OPLOG_SOURCE_REWOUND: { close: 1008, retryable: false, meaning: 'The source\'s head is behind the consumer\'s cursor for the same incarnation (restored from a backup?): its new changes would look applied, so they are refused until it is resnapshotted.' },
+  OPLOG_HISTORY_TRIMMED: { close: 1008, retryable: false, meaning: 'The source\'s outbox no longer reaches back to the consumer\'s cursor; the source needs a snapshot.' },
   OPLOG_APPLY_FAILED: { close: 1011, retryable: true, meaning: 'The consumer could not commit a batch; nothing of it was applied.' },
   OPLOG_PEER_TIMEOUT: { close: 1001, retryable: true, meaning: 'The peer stopped answering pings.' },
   OPLOG_SHUTTING_DOWN: { close: 1001, retryable: true, meaning: 'The peer is stopping; reconnect later.' },
@@ -91,6 +93,14 @@ export class OplogError extends Error {
 
   static ackMismatch(id: number) {
     return new OplogError('OPLOG_ACK_MISMATCH', `ack for frame ${id}, which is not in flight`);
+  }
+
+  static sourceRewound(head: number, cursor: number) {
+    return new OplogError('OPLOG_SOURCE_REWOUND', `source head ${head} is behind the consumer's cursor ${cursor}`);
+  }
+
+  static historyTrimmed(cursor: number, oldest: number) {
+    return new OplogError('OPLOG_HISTORY_TRIMMED', `resume point ${cursor + 1} was trimmed; the oldest entry is ${oldest}`);
   }
 
   static applyFailed(cause: unknown) {

@@ -1,0 +1,118 @@
+#!/usr/bin/env -S node --conditions=@oplog/source --import tsx
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createProducer } from '@oplog/producer';
+import { createLogger, type DbConfig, runServices, type Service } from '@oplog/runtime';
+import { Command, Option } from 'commander';
+import { generateLoad } from './load.js';
+import { openLocalApp } from './local-app.js';
+import { runSeedScenario } from './scenario.js';
+
+const ENTITIES_MODULE = fileURLToPath(new URL('./entities.ts', import.meta.url));
+
+const program = new Command('oplog-demo').description('The polls app from the seed article, with capture installed.');
+
+const dbOptions = (command: Command) =>
+  command
+    .addOption(new Option('--db-driver <driver>', 'database driver').choices(['sqlite', 'postgresql']).default('sqlite'))
+    .option('--db-name <name>', 'SQLite file or PostgreSQL database name', 'local.sqlite')
+    .option('--db-url <url>', 'PostgreSQL connection string');
+const dbOf = (flags: { dbDriver: DbConfig['driver']; dbName: string; dbUrl?: string }): DbConfig => ({
+  driver: flags.dbDriver,
+  name: flags.dbName,
+  url: flags.dbUrl,
+});
+
+dbOptions(program.command('scenario').description("run the seed article's scenario once")).action(async (flags) => {
+  const orm = await openLocalApp(dbOf(flags));
+  const ids = await runSeedScenario(orm.em.fork());
+  console.log(JSON.stringify(ids));
+  await orm.close();
+});
+
+dbOptions(program.command('load').description('generate a steady or bursty polls workload'))
+  .option('--rate <n>', 'transactions per second', Number, 20)
+  .option('--bursty', 'bursts of 5× the rate for one second, then four quiet seconds')
+  .option('--transactions <n>', 'stop after this many transactions', Number)
+  .action(async (flags) => {
+    const orm = await openLocalApp(dbOf(flags));
+    const stop = new AbortController();
+    process.once('SIGTERM', () => stop.abort());
+    process.once('SIGINT', () => stop.abort());
+    const count = await generateLoad(orm, { ...flags, signal: stop.signal });
+    console.log(JSON.stringify({ transactions: count }));
+    await orm.close();
+  });
+
+program
+  .command('start', { isDefault: true })
+  .description('run the whole demo on SQLite: a central consumer, this local app with an embedded producer, a gentle load')
+  .option('--dir <dir>', 'where the demo keeps its databases and logs', '.oplog-demo')
+  .option('--port <port>', 'consumer port', Number, 7420)
+  .option('--rate <n>', 'load, in transactions per second', Number, 5)
+  .action(async (flags: { dir: string; port: number; rate: number }) => {
+    const dir = resolve(flags.dir);
+    mkdirSync(dir, { recursive: true });
+    const logger = createLogger({ name: 'oplog-demo', level: 'warn' });
+    const consumer = await startConsumer(dir, flags.port);
+    const url = `ws://127.0.0.1:${consumer.port}/oplog`;
+    say('central', `oplog-consumer on ${url}, applying into ${join(dir, 'central.sqlite')} (log: ${join(dir, 'consumer.log')})`);
+    say('central', `source status as JSON: http://127.0.0.1:${consumer.port}/api/sources`);
+
+    const orm = await openLocalApp({ driver: 'sqlite', name: join(dir, 'local.sqlite') });
+    say('local', `demo polls app writing to ${join(dir, 'local.sqlite')}, capture installed`);
+    const producer = createProducer(orm, { url, logger });
+    say('producer', `embedded in the local app, streaming its outbox to ${url}`);
+
+    const stop = new AbortController();
+    const load: Service = {
+      name: 'load',
+      run: () => generateLoad(orm, { rate: flags.rate, signal: stop.signal }).then(() => undefined),
+      stop: async () => stop.abort(),
+    };
+    say('load', `${flags.rate} transactions/s: new questions, votes and deletes (Ctrl-C stops everything)`);
+    const status = setInterval(() => {
+      const s = producer.status();
+      say('status', `${s.state}: local head ${s.headSeq}, central applied ${s.ackedSeq}, lag ${s.headSeq - s.ackedSeq} changes`);
+    }, 5000);
+    const central: Service = { name: 'consumer', run: () => consumer.exited, stop: async () => void consumer.child.kill('SIGTERM') };
+    try {
+      await runServices([central, producer, load], logger);
+    } finally {
+      clearInterval(status);
+      await orm.close();
+    }
+  });
+
+function say(part: string, text: string): void {
+  console.log(`${`[${part}]`.padEnd(11)}${text}`);
+}
+
+/** Runs oplog-consumer as its own process, as on a cloud host, and waits until it listens. */
+async function startConsumer(dir: string, port: number): Promise<{ child: ChildProcess; port: number; exited: Promise<void> }> {
+  const cli = join(dirname(createRequire(import.meta.url).resolve('oplog-consumer/package.json')), 'src/cli.ts');
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@oplog/source', '--import', 'tsx', cli, 'start', '--port', String(port), '--db-name', join(dir, 'central.sqlite'), '--entities', ENTITIES_MODULE],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const log = createWriteStream(join(dir, 'consumer.log'), { flags: 'a' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const listening = new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      log.write(`${line}\n`);
+      if (line.includes('"consumer listening"')) resolve(JSON.parse(line).port);
+    });
+    void exited.then(() => reject(new Error('oplog-consumer exited before listening; see consumer.log')));
+  });
+  return { child, port: await listening, exited };
+}
+
+program.parseAsync().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+import { dbConfigSchema } from '@oplog/runtime';
+import { z } from 'zod';
+
+/** Everything oplog-producer reads, from --config FILE, OPLOG_* env vars and flags (in rising precedence). */
+export const producerConfigSchema = z.strictObject({
+  /** The consumer's endpoint, ws:// or wss://. */
+  url: z.url({ protocol: /^wss?$/ }),
+  token: z.string().min(1).optional(),
+  /** The local app's database (the producer only reads and trims the outbox). */
+  db: dbConfigSchema.prefault({}),
+  /** The module exporting the app's entities (for the schema fingerprint). */
+  entities: z.string().min(1),
+  include: z.array(z.string()).optional(),
+  exclude: z.array(z.string()).optional(),
+  batch: z
+    .strictObject({
+      maxEntries: z.number().int().positive().default(1000),
+      maxBytes: z.number().int().positive().default(1 << 20),
+    })
+    .prefault({}),
+  retainAcked: z.number().int().nonnegative().default(0),
+  pollMs: z.number().int().positive().default(500),
+  heartbeatMs: z.number().int().positive().default(1000),
+  peerTimeoutMs: z.number().int().positive().default(10_000),
+});
+
+export type ProducerConfig = z.infer<typeof producerConfigSchema>;

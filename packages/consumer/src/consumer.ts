@@ -1,0 +1,215 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { MikroORM, Transaction } from '@mikro-orm/core';
+import type { Cursor, Hello, OplogEntry, Position } from '@oplog/protocol';
+import { createLogger, type Logger, type Service } from '@oplog/runtime';
+import { WebSocketServer } from 'ws';
+import { type Applier, createApplier } from './applier.js';
+import { loadCursors, type StoredCursor, saveCursor } from './cursor-store.js';
+import { ConsumerSession, type SessionHost } from './session.js';
+import { SourceState } from './source-state.js';
+
+export interface ConsumerOptions {
+  host?: string;
+  /** 0 picks a free port; read it back from `address()`. */
+  port?: number;
+  /** The WebSocket endpoint's path. */
+  path?: string;
+  /** sourceId → token. When set, only these sources may connect; when absent, any source may (trusted networks only). */
+  tokens?: Record<string, string>;
+  /** Entity names accepted from sources (default: every entity of the consumer's ORM). */
+  entities?: readonly string[];
+  maxPayload?: number;
+  maxConnections?: number;
+  /** A silent producer (no frame, no pong) is cut off after this long. */
+  peerTimeoutMs?: number;
+  helloTimeoutMs?: number;
+  logger?: Logger;
+}
+
+const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 7420,
+  path: '/oplog',
+  maxPayload: 4 << 20,
+  maxConnections: 1000,
+  peerTimeoutMs: 10_000,
+  helloTimeoutMs: 10_000,
+};
+
+/** What the consumer knows of one source right now (for status, metrics and the dashboard). */
+export interface SourceSnapshot {
+  id: string;
+  connected: boolean;
+  incarnation: string | null;
+  cursor: Position;
+  head: Position;
+  lastSeenAt: number | undefined;
+  lastError: SourceState['lastError'];
+  appliedEntries: number;
+}
+
+/**
+ * The central side: accepts producer sessions over WebSocket, replays their batches into its own database
+ * (data and cursor in one transaction) and acks only after the commit.
+ */
+export class Consumer implements Service, SessionHost {
+  readonly name = 'consumer';
+  readonly logger: Logger;
+  readonly #orm: MikroORM;
+  readonly #options: typeof DEFAULTS & ConsumerOptions;
+  readonly #applier: Applier;
+  readonly #sources = new Map<string, SourceState>();
+  readonly #sessions = new Set<ConsumerSession>();
+  #stored = new Map<string, StoredCursor>();
+  #server: Server | undefined;
+  #wss: WebSocketServer | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #accepting = false;
+  #closed: Promise<void> | undefined;
+  #resolveClosed = () => {};
+
+  constructor(orm: MikroORM, options: ConsumerOptions = {}) {
+    this.#orm = orm;
+    this.#options = { ...DEFAULTS, ...options };
+    this.#applier = createApplier(orm, { entities: options.entities });
+    this.logger = (options.logger ?? createLogger()).child({ component: 'consumer' });
+  }
+
+  /** Listens, then resolves when the consumer has stopped. */
+  async run(): Promise<void> {
+    await this.listen();
+    await this.#closed;
+  }
+
+  /** Loads the cursors and starts listening; resolves once the port is bound. */
+  async listen(): Promise<AddressInfo> {
+    if (this.#server) return this.address();
+    this.#stored = await loadCursors(this.#orm.em.getConnection());
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    const { maxPayload, path } = this.#options;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
+    this.#server = createServer((req, res) => this.#onRequest(req, res));
+    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head, path));
+    await new Promise<void>((resolve, reject) => {
+      this.#server!.once('error', reject);
+      this.#server!.listen(this.#options.port, this.#options.host, resolve);
+    });
+    this.#accepting = true;
+    this.#sweep = setInterval(() => this.#sweepSilentPeers(), Math.min(1000, this.#options.peerTimeoutMs / 2));
+    const address = this.address();
+    this.logger.info({ host: address.address, port: address.port, path }, 'consumer listening');
+    return address;
+  }
+
+  address(): AddressInfo {
+    return this.#server!.address() as AddressInfo;
+  }
+
+  sources(): SourceSnapshot[] {
+    return [...this.#sources.values()].map((s) => ({
+      id: s.id,
+      connected: s.session !== undefined,
+      incarnation: s.cursor.incarnation,
+      cursor: { seq: s.cursor.seq, epoch: s.cursor.epoch },
+      head: s.head,
+      lastSeenAt: s.lastSeenAt,
+      lastError: s.lastError,
+      appliedEntries: s.appliedEntries,
+    }));
+  }
+
+  sourceState(id: string, hello: Hello): SourceState {
+    let state = this.#sources.get(id);
+    if (!state) {
+      const stored = this.#stored.get(id);
+      const cursor: Cursor = stored ?? { incarnation: null, seq: 0, epoch: 0 };
+      state = new SourceState(id, cursor, stored?.head ?? hello.head, (source, entries, next, head) =>
+        this.#commit(source, entries, next, head),
+      );
+      this.#sources.set(id, state);
+    }
+    return state;
+  }
+
+  tokenFor(id: string): string | undefined | null {
+    const { tokens } = this.#options;
+    return tokens ? (tokens[id] ?? null) : undefined;
+  }
+
+  /** Stops accepting sessions and lets every batch in flight commit and be acked. */
+  async drain(): Promise<void> {
+    this.#accepting = false;
+    await Promise.all([...this.#sources.values()].map((s) => s.idle()));
+  }
+
+  async stop(): Promise<void> {
+    this.#accepting = false;
+    clearInterval(this.#sweep);
+    for (const session of this.#sessions) session.close(1001, 'OPLOG_SHUTTING_DOWN: consumer stopping');
+    await Promise.all([...this.#sources.values()].map((s) => s.idle()));
+    this.#wss?.close();
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    this.#server?.closeAllConnections();
+    this.#resolveClosed();
+  }
+
+  async #commit(source: string, entries: OplogEntry[], cursor: Cursor, head: Position): Promise<void> {
+    const em = this.#orm.em.fork();
+    await em.transactional(async (tx) => {
+      const trx = tx.getTransactionContext<Transaction>()!;
+      await this.#applier.apply(tx, trx, entries);
+      await saveCursor(tx.getConnection('write'), trx, source, cursor, head);
+    });
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void {
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (new URL(req.url ?? '/', 'http://x').pathname !== path) return refuse(404, 'Not Found');
+    if (!this.#accepting) return refuse(503, 'Service Unavailable');
+    if (this.#sessions.size >= this.#options.maxConnections) return refuse(503, 'Service Unavailable');
+    this.#wss!.handleUpgrade(req, socket, head, (ws) => {
+      const session = new ConsumerSession(ws, this);
+      this.#sessions.add(session);
+      ws.on('close', () => this.#sessions.delete(session));
+      const helloTimer = setTimeout(() => {
+        if (!session.sourceId) session.close(1008, 'OPLOG_HELLO_FIRST: no hello in time');
+      }, this.#options.helloTimeoutMs);
+      ws.on('close', () => clearTimeout(helloTimer));
+    });
+  }
+
+  /** Any frame or pong counts as life; a peer silent for peerTimeoutMs is cut off so its source can reconnect. */
+  #sweepSilentPeers(): void {
+    const now = Date.now();
+    for (const session of this.#sessions) {
+      if (now - session.lastHeardAt > this.#options.peerTimeoutMs) {
+        this.logger.warn({ source: session.sourceId }, 'producer silent; terminating');
+        session.terminate();
+      }
+    }
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/healthz' || url.pathname === '/readyz') {
+      const ok = this.#accepting;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok }));
+      return;
+    }
+    if (url.pathname === '/api/sources') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ now: Date.now(), sources: this.sources() }));
+      return;
+    }
+    res.writeHead(404).end();
+  }
+}
+
+export function createConsumer(orm: MikroORM, options?: ConsumerOptions): Consumer {
+  return new Consumer(orm, options);
+}

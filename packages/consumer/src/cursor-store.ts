@@ -1,0 +1,81 @@
+import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
+import type { Cursor, Position } from '@oplog/protocol';
+
+/** One row per source: what is durably applied, committed in the same transaction as the data. */
+export interface OplogCursorRow {
+  source: string;
+  incarnation: string;
+  seq: number;
+  epoch: number;
+  headSeq: number;
+  headEpoch: number;
+  updatedAt: number;
+}
+
+const TABLE = 'oplog_consumer_cursor';
+
+export const OplogCursor = new EntitySchema<OplogCursorRow>({
+  name: 'OplogCursor',
+  tableName: TABLE,
+  properties: {
+    source: { type: 'string', length: 64, primary: true },
+    incarnation: { type: 'string', length: 64 },
+    seq: { type: 'bigint' },
+    epoch: { type: 'bigint' },
+    headSeq: { type: 'bigint', fieldName: 'head_seq' },
+    headEpoch: { type: 'bigint', fieldName: 'head_epoch' },
+    updatedAt: { type: 'bigint', fieldName: 'updated_at' },
+  },
+});
+
+/** The consumer's own tables; add them to the consumer's ORM entities (the consumer never captures). */
+export const consumerEntities = [OplogCursor];
+
+export interface StoredCursor extends Cursor {
+  head: Position;
+  updatedAt: number;
+}
+
+interface Row {
+  source: string;
+  incarnation: string;
+  seq: number | string;
+  epoch: number | string;
+  head_seq: number | string;
+  head_epoch: number | string;
+  updated_at: number | string;
+}
+
+export async function loadCursors(connection: Connection): Promise<Map<string, StoredCursor>> {
+  const rows = await connection.execute<Row[]>(`select * from ${TABLE}`);
+  return new Map(
+    rows.map((row: Row) => [
+      row.source,
+      {
+        incarnation: row.incarnation,
+        seq: Number(row.seq),
+        epoch: Number(row.epoch),
+        head: { seq: Number(row.head_seq), epoch: Number(row.head_epoch) },
+        updatedAt: Number(row.updated_at),
+      },
+    ]),
+  );
+}
+
+export async function saveCursor(
+  connection: Connection,
+  trx: Transaction,
+  source: string,
+  cursor: Cursor,
+  head: Position,
+  now = Date.now(),
+): Promise<void> {
+  await connection.execute(
+    `insert into ${TABLE} (source, incarnation, seq, epoch, head_seq, head_epoch, updated_at) values (?, ?, ?, ?, ?, ?, ?)
+     on conflict (source) do update set incarnation = excluded.incarnation, seq = excluded.seq, epoch = excluded.epoch,
+       head_seq = excluded.head_seq, head_epoch = excluded.head_epoch, updated_at = excluded.updated_at`,
+    [source, cursor.incarnation, cursor.seq, cursor.epoch, head.seq, head.epoch, now],
+    'run',
+    trx,
+  );
+}

@@ -1,0 +1,214 @@
+import type { MikroORM } from '@mikro-orm/core';
+import { ensureSource, OplogCapture, schemaFingerprint, type SourceHead } from '@oplog/capture';
+import { OplogError, type SchemaFingerprint } from '@oplog/protocol';
+import { createLogger, type Logger, type Service } from '@oplog/runtime';
+import WebSocket from 'ws';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { type BatchLimits, OutboxReader } from './outbox-reader.js';
+import { ProducerSession, type SessionOptions } from './session.js';
+import { type Wakeup, watchCommits } from './wakeup.js';
+
+export interface ProducerOptions {
+  /** The consumer's WebSocket endpoint, e.g. ws://central.example:7420/oplog. */
+  url: string;
+  /** This source's credential. */
+  token?: string;
+  batch?: Partial<BatchLimits>;
+  window?: Partial<SessionOptions['window']>;
+  heartbeatMs?: number;
+  peerTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  backoff?: Partial<BackoffOptions>;
+  /** Acked entries kept in the outbox before they are trimmed (0: trim everything acked). */
+  retainAcked?: number;
+  /** The fallback poll for new commits; a commit is normally noticed at once (see watchCommits). */
+  pollMs?: number;
+  /** Largest frame accepted from the consumer. */
+  maxPayload?: number;
+  /** Which entities replicate, when no OplogCapture is registered on this ORM (the sidecar case). */
+  capture?: OplogCapture;
+  logger?: Logger;
+}
+
+export type ProducerState = 'idle' | 'connecting' | 'streaming' | 'backoff' | 'stopped';
+
+export interface ProducerStatus {
+  state: ProducerState;
+  sourceId?: string;
+  incarnation?: string;
+  /** The newest seq in the outbox. */
+  headSeq: number;
+  /** The consumer's durable cursor, as last heard. */
+  ackedSeq: number;
+  lastError?: { code: string; message: string; at: number };
+  connectedAt?: number;
+}
+
+const DEFAULTS = {
+  batch: { maxEntries: 1000, maxBytes: 1 << 20 },
+  window: { frames: 8, bytes: 8 << 20 },
+  heartbeatMs: 1000,
+  peerTimeoutMs: 10_000,
+  handshakeTimeoutMs: 10_000,
+  backoff: { initialMs: 100, maxMs: 30_000 },
+  retainAcked: 0,
+  pollMs: 500,
+  maxPayload: 4 << 20,
+};
+
+const TRIM_EVERY_MS = 1000;
+
+/**
+ * Streams one source database's outbox to a consumer and trims what the consumer has durably applied.
+ * Embedded: `createProducer(orm, options)` with the app's own ORM. Sidecar: the same, on an ORM of its own
+ * over the same database (apps/producer).
+ */
+export class Producer implements Service {
+  readonly name = 'producer';
+  readonly #orm: MikroORM;
+  readonly #reader: OutboxReader;
+  readonly #options: typeof DEFAULTS & Pick<ProducerOptions, 'url' | 'token'>;
+  readonly #schema: SchemaFingerprint;
+  readonly #logger: Logger;
+  #status: ProducerStatus = { state: 'idle', headSeq: 0, ackedSeq: 0 };
+  #session: ProducerSession | undefined;
+  #wakeup: Wakeup | undefined;
+  #stopped = false;
+  #wakeStop = () => {};
+  #trimmedUpTo = 0;
+  #trimming = false;
+  #lastTrimAt = 0;
+  #running: Promise<void> | undefined;
+
+  constructor(orm: MikroORM, options: ProducerOptions) {
+    this.#orm = orm;
+    this.#reader = new OutboxReader(orm.em.getConnection());
+    this.#options = {
+      ...DEFAULTS,
+      ...options,
+      batch: { ...DEFAULTS.batch, ...options.batch },
+      window: { ...DEFAULTS.window, ...options.window },
+      backoff: { ...DEFAULTS.backoff, ...options.backoff },
+    };
+    if (this.#options.batch.maxBytes >= this.#options.maxPayload) {
+      throw new TypeError('batch.maxBytes must be below maxPayload, or a full batch could never be sent');
+    }
+    const capture = options.capture ?? OplogCapture.registeredOn(orm) ?? new OplogCapture();
+    this.#schema = schemaFingerprint(orm.getMetadata(), (name) => capture.replicates(name));
+    this.#logger = (options.logger ?? createLogger()).child({ component: 'producer' });
+  }
+
+  status(): ProducerStatus {
+    return { ...this.#status };
+  }
+
+  run(): Promise<void> {
+    this.#running ??= this.#run();
+    return this.#running;
+  }
+
+  async #run(): Promise<void> {
+    await ensureSource(this.#orm.em.getConnection());
+    const source = (await this.#reader.head()) as SourceHead;
+    Object.assign(this.#status, { sourceId: source.sourceId, incarnation: source.incarnation, headSeq: source.seq });
+    this.#wakeup = await watchCommits(this.#orm, () => this.#session?.wake(), this.#options.pollMs);
+    this.#logger.info(
+      { sourceId: source.sourceId, incarnation: source.incarnation, url: this.#options.url, wake: this.#wakeup.source },
+      'producer started',
+    );
+    let attempt = 0;
+    while (!this.#stopped) {
+      const progressed = await this.#connectOnce(source);
+      if (this.#stopped) break;
+      attempt = progressed ? 0 : attempt + 1;
+      const delay = backoffDelay(attempt, this.#options.backoff);
+      this.#status.state = 'backoff';
+      this.#logger.info({ delayMs: delay, attempt }, 'reconnecting after a pause');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#wakeStop = () => (clearTimeout(timer), resolve());
+      });
+    }
+    await this.#wakeup.close();
+    this.#status.state = 'stopped';
+  }
+
+  /** One connection; resolves true if the consumer welcomed us (so the backoff can start over). */
+  async #connectOnce(source: SourceHead): Promise<boolean> {
+    this.#status.state = 'connecting';
+    const ws = new WebSocket(this.#options.url, {
+      maxPayload: this.#options.maxPayload,
+      perMessageDeflate: false,
+      handshakeTimeout: this.#options.handshakeTimeoutMs,
+    });
+    let welcomed = false;
+    const session = new ProducerSession(
+      ws,
+      this.#reader,
+      source,
+      this.#schema,
+      this.#options,
+      {
+        onWelcome: () => {
+          welcomed = true;
+          this.#status.state = 'streaming';
+          this.#status.connectedAt = Date.now();
+          this.#logger.info('connected');
+        },
+        onDurable: (seq) => this.#onDurable(seq),
+      },
+      this.#logger,
+    );
+    this.#session = session;
+    try {
+      await session.run();
+    } catch (error) {
+      const failure = error instanceof OplogError ? error : OplogError.internal(error);
+      this.#status.lastError = { code: failure.code, message: failure.message, at: Date.now() };
+      this.#logger.warn({ code: failure.code, err: failure.message }, 'connection lost');
+    } finally {
+      this.#session = undefined;
+      this.#status.connectedAt = undefined;
+    }
+    return welcomed;
+  }
+
+  #onDurable(seq: number): void {
+    this.#status.ackedSeq = Math.max(this.#status.ackedSeq, seq);
+    void this.#maybeTrim();
+  }
+
+  /** Trims acked entries at most once a second, off the ack path. */
+  async #maybeTrim(): Promise<void> {
+    const upTo = this.#status.ackedSeq - this.#options.retainAcked;
+    if (this.#trimming || upTo <= this.#trimmedUpTo || Date.now() - this.#lastTrimAt < TRIM_EVERY_MS) return;
+    this.#trimming = true;
+    try {
+      await this.#reader.trim(upTo);
+      this.#trimmedUpTo = upTo;
+      this.#lastTrimAt = Date.now();
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'trim failed; will retry');
+    } finally {
+      this.#trimming = false;
+    }
+  }
+
+  /** Lets the frames in flight be acked (up to 5 s), then closes. */
+  async drain(): Promise<void> {
+    this.#stopped = true;
+    this.#wakeStop();
+    await this.#session?.drain(5000);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wakeStop();
+    this.#session?.close(1001, 'producer stopping');
+    await this.#running;
+  }
+}
+
+export function createProducer(orm: MikroORM, options: ProducerOptions): Producer {
+  return new Producer(orm, options);
+}

@@ -1,0 +1,247 @@
+import type { SourceHead } from '@oplog/capture';
+import {
+  type ConsumerFrame,
+  decodeConsumerFrame,
+  encodeFrame,
+  errorFrame,
+  MIN_PROTOCOL_VERSION,
+  OplogError,
+  PROTOCOL_VERSION,
+  type SchemaFingerprint,
+  type Welcome,
+} from '@oplog/protocol';
+import type { Logger } from '@oplog/runtime';
+import type WebSocket from 'ws';
+import type { BatchLimits, OutboxReader } from './outbox-reader.js';
+
+export interface SessionOptions {
+  token?: string;
+  batch: BatchLimits;
+  /** At most this many frames, and this many bytes (counting the socket's own buffer), are unacked at once. */
+  window: { frames: number; bytes: number };
+  heartbeatMs: number;
+  peerTimeoutMs: number;
+  handshakeTimeoutMs: number;
+}
+
+interface InFlight {
+  id: number;
+  lastSeq: number;
+  bytes: number;
+}
+
+export interface SessionEvents {
+  /** The consumer's durable cursor moved to `seq` (from the welcome or an ack). */
+  onDurable(seq: number): void;
+  onWelcome(welcome: Welcome): void;
+}
+
+/**
+ * One connection's life: hello → welcome → batches within the window, acks, heartbeats and pings.
+ * `run()` settles when the socket closes: it resolves on a clean close and rejects with an OplogError otherwise.
+ */
+export class ProducerSession {
+  #inflight: InFlight[] = [];
+  #inflightBytes = 0;
+  #frameId = 0;
+  #sentSeq = 0;
+  #ackedSeq = 0;
+  #welcomed = false;
+  #draining = false;
+  #pumping = false;
+  #pumpAgain = false;
+  #lastSentAt = 0;
+  #lastHeardAt = Date.now();
+  #failure: OplogError | undefined;
+  #drained?: () => void;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly reader: OutboxReader,
+    private readonly source: SourceHead,
+    private readonly schema: SchemaFingerprint,
+    private readonly options: SessionOptions,
+    private readonly events: SessionEvents,
+    private readonly logger: Logger,
+  ) {}
+
+  get inflightFrames(): number {
+    return this.#inflight.length;
+  }
+
+  run(): Promise<void> {
+    const { ws } = this;
+    return new Promise<void>((resolve, reject) => {
+      const timers = [
+        setTimeout(() => this.#fail(OplogError.peerTimeout()), this.options.handshakeTimeoutMs),
+        setInterval(() => void this.#tick().catch((error) => this.#fail(OplogError.internal(error))), this.options.heartbeatMs),
+      ];
+      ws.on('open', () => void this.#hello().catch((error) => this.#fail(OplogError.internal(error))));
+      ws.on('message', (data, isBinary) => this.#onMessage(isBinary ? '' : String(data)));
+      ws.on('pong', () => (this.#lastHeardAt = Date.now()));
+      ws.on('error', (error) => this.#fail(OplogError.internal(error)));
+      ws.on('close', (code, reason) => {
+        for (const timer of timers) clearTimeout(timer);
+        this.#drained?.();
+        if (this.#failure) reject(this.#failure);
+        else if (code === 1000 || this.#draining) resolve();
+        else reject(new OplogError('OPLOG_INTERNAL', `connection closed (${code} ${String(reason)})`));
+      });
+      this.#clearHandshakeTimer = () => clearTimeout(timers[0]);
+    });
+  }
+
+  /** A commit may have appended to the outbox. */
+  wake(): void {
+    if (this.#welcomed && !this.#draining) void this.#pump();
+  }
+
+  /** Stops sending, waits (up to `timeoutMs`) for the frames in flight to be acked, then closes. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    if (this.#inflight.length > 0 && this.ws.readyState === this.ws.OPEN) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        setTimeout(resolve, timeoutMs).unref();
+      });
+    }
+    this.close(1000, 'draining');
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.CONNECTING) this.ws.terminate();
+    else this.ws.close(code, reason);
+  }
+
+  #clearHandshakeTimer = () => {};
+
+  async #hello(): Promise<void> {
+    const head = (await this.reader.head()) ?? this.source;
+    this.#send(
+      encodeFrame({
+        type: 'hello',
+        protocol: { min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION },
+        source: this.source.sourceId,
+        incarnation: this.source.incarnation,
+        ...(this.options.token ? { token: this.options.token } : {}),
+        head: { seq: head.seq, epoch: head.epoch },
+        schema: this.schema,
+      }),
+    );
+  }
+
+  #onMessage(data: string): void {
+    this.#lastHeardAt = Date.now();
+    let frame: ConsumerFrame;
+    try {
+      frame = decodeConsumerFrame(data);
+    } catch (error) {
+      return this.#fail(error as OplogError, true);
+    }
+    switch (frame.type) {
+      case 'welcome':
+        return void this.#onWelcome(frame).catch((error) => this.#fail(OplogError.internal(error)));
+      case 'ack':
+        return this.#onAck(frame.id, frame.seq);
+      case 'error':
+        return this.#fail(OplogError.fromFrame(frame));
+    }
+  }
+
+  async #onWelcome(welcome: Welcome): Promise<void> {
+    if (this.#welcomed) throw OplogError.badFrame('second welcome');
+    this.#clearHandshakeTimer();
+    const oldest = await this.reader.oldestSeq();
+    if (oldest !== undefined && welcome.cursor.seq + 1 < oldest) {
+      return this.#fail(OplogError.historyTrimmed(welcome.cursor.seq, oldest), true);
+    }
+    this.#welcomed = true;
+    this.#sentSeq = this.#ackedSeq = welcome.cursor.seq;
+    this.events.onWelcome(welcome);
+    this.events.onDurable(welcome.cursor.seq);
+    await this.#pump();
+  }
+
+  #onAck(id: number, seq: number): void {
+    const first = this.#inflight[0];
+    if (!first || first.id !== id || seq < first.lastSeq) return this.#fail(OplogError.ackMismatch(id), true);
+    this.#inflight.shift();
+    this.#inflightBytes -= first.bytes;
+    this.#ackedSeq = Math.max(this.#ackedSeq, seq);
+    this.events.onDurable(this.#ackedSeq);
+    if (this.#inflight.length === 0) this.#drained?.();
+    if (!this.#draining) void this.#pump();
+  }
+
+  /** Fills the window. One pump at a time; a wake during a pump makes it go round once more. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        while (this.#hasRoom()) {
+          const batch = await this.reader.read(this.source, this.#sentSeq, this.options.batch);
+          if (!batch || !this.#hasRoom()) break;
+          const id = ++this.#frameId;
+          const data = `{"type":"batch","id":${id},"entries":${batch.json}}`;
+          this.#inflight.push({ id, lastSeq: batch.lastSeq, bytes: data.length });
+          this.#inflightBytes += data.length;
+          this.#sentSeq = batch.lastSeq;
+          this.#send(data);
+        }
+      } while (this.#pumpAgain && this.#hasRoom());
+    } catch (error) {
+      this.#fail(OplogError.internal(error));
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #hasRoom(): boolean {
+    const { frames, bytes } = this.options.window;
+    return (
+      this.#welcomed &&
+      !this.#draining &&
+      this.ws.readyState === this.ws.OPEN &&
+      this.#inflight.length < frames &&
+      this.#inflightBytes + this.ws.bufferedAmount < bytes
+    );
+  }
+
+  /** Every heartbeat period: detect a silent peer, keep the consumer's view of our head fresh when idle. */
+  async #tick(): Promise<void> {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const now = Date.now();
+    if (now - this.#lastHeardAt > this.options.peerTimeoutMs) return this.#fail(OplogError.peerTimeout());
+    this.ws.ping();
+    if (!this.#welcomed || now - this.#lastSentAt < this.options.heartbeatMs) return;
+    const head = await this.reader.head();
+    if (head) this.#send(encodeFrame({ type: 'heartbeat', head: { seq: head.seq, epoch: head.epoch }, at: now }));
+    if (!this.#draining) void this.#pump();
+  }
+
+  #send(data: string): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.#lastSentAt = Date.now();
+    this.ws.send(data);
+  }
+
+  /** Records the first failure, tells the peer when it is a protocol matter, and closes (or kills a dead peer). */
+  #fail(error: OplogError, tellPeer = false): void {
+    if (this.#failure) return;
+    this.#failure = error;
+    this.logger.warn({ code: error.code, err: error.message }, 'session failed');
+    if (this.ws.readyState === this.ws.OPEN && error.code !== 'OPLOG_PEER_TIMEOUT') {
+      if (tellPeer) this.ws.send(encodeFrame(errorFrame(error.code, error.message)));
+      this.ws.close(error.closeCode, error.closeReason);
+      // A peer that never answers the close would hold the socket for ws's 30 s closing timeout.
+      setTimeout(() => this.ws.terminate(), 2000).unref();
+    } else {
+      this.ws.terminate();
+    }
+  }
+}

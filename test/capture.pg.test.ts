@@ -1,0 +1,3 @@
+import { captureSuite } from './suites/capture-suite.js';
+
+captureSuite('postgresql');
