@@ -54,9 +54,9 @@ export async function openOrm(
 }
 
 export async function readOutbox(orm: MikroORM): Promise<CapturedEntry[]> {
-  const rows = await orm.em
+  const rows: EntryRow[] = await orm.em
     .getConnection()
-    .execute<EntryRow[]>('select seq, tx_id, epoch, entity, op, pk, after_image, changed from oplog_entry order by seq');
+    .execute('select seq, tx_id, epoch, entity, op, pk, after_image, changed from oplog_entry order by seq');
   return rows.map((row) => ({
     seq: Number(row.seq),
     txId: row.tx_id,
@@ -70,7 +70,7 @@ export async function readOutbox(orm: MikroORM): Promise<CapturedEntry[]> {
 }
 
 async function countRows(orm: MikroORM, table: string): Promise<number> {
-  const rows = await orm.em.getConnection().execute<{ n: number | string }[]>(`select count(*) as n from ${table}`);
+  const rows: { n: number | string }[] = await orm.em.getConnection().execute(`select count(*) as n from ${table}`);
   return Number(rows[0]?.n);
 }
 
@@ -163,7 +163,7 @@ export function captureSuite(driver: Driver): void {
     }
 
     function newChoice(em: EntityManager, question: Question | string, choiceText: string): Choice {
-      return em.create(Choice, { id: randomUUID(), question, choiceText });
+      return em.create(Choice, { id: randomUUID(), question, choiceText, votes: 0 });
     }
 
     it('records the seed scenario exactly, one transaction per flush, with gapless seqs', async () => {
@@ -177,7 +177,7 @@ export function captureSuite(driver: Driver): void {
       await em.flush();
       em.remove(yellow);
       await em.flush();
-      const yellowAgain = em.create(Choice, { id: yellow.id, question, choiceText: 'Yellow' });
+      const yellowAgain = em.create(Choice, { id: yellow.id, question, choiceText: 'Yellow', votes: 0 });
       await em.flush();
       blue.votes += 1;
       await em.flush();
@@ -226,6 +226,23 @@ export function captureSuite(driver: Driver): void {
       expect(seqsByTx(entries)).toEqual([[1, 2], [3], [4]]);
     });
 
+    it('records a flush larger than one outbox insert as one transaction with consecutive seqs', async () => {
+      const { orm } = await setup();
+      const em = orm.em.fork();
+      newQuestion(em, 'First?');
+      await em.flush();
+      const questions = Array.from({ length: 1_201 }, (_, i) => newQuestion(em, `Question ${i}?`));
+      await em.flush();
+
+      const entries = await readOutbox(orm);
+      expect(entries.map((e) => e.seq)).toEqual(range(1, 1_202));
+      expect(seqsByTx(entries).map((group) => group.length)).toEqual([1, 1_201]);
+      expect(changesOf(entries.slice(1))).toEqual(
+        questions.map((q) => change('Question', 'insert', { id: q.id }, questionImage(q))),
+      );
+      expect(new Set(entries.slice(1).map((e) => e.epoch)).size).toBe(1);
+    });
+
     it('leaves no entry and no data when em.transactional throws', async () => {
       const { orm } = await setup();
 
@@ -262,7 +279,7 @@ export function captureSuite(driver: Driver): void {
       // The new question is written first; the choice with a taken primary key then fails the flush.
       const duplicate = orm.em.fork();
       const other = newQuestion(duplicate, 'Another?');
-      duplicate.create(Choice, { id: choice.id, question: other, choiceText: 'Again' });
+      duplicate.create(Choice, { id: choice.id, question: other, choiceText: 'Again', votes: 0 });
       await expect(duplicate.flush()).rejects.toBeInstanceOf(UniqueConstraintViolationException);
 
       const dangling = orm.em.fork();

@@ -38,7 +38,8 @@ export async function generateLoad(orm: MikroORM, options: LoadOptions): Promise
         em.remove(em.getReference(Choice, id));
       }
     });
-    options.onCommit?.(++count);
+    count++;
+    options.onCommit?.(count);
     await pace(started, count, options);
   }
   return count;

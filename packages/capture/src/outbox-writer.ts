@@ -57,6 +57,12 @@ export async function appendToOutbox(
   changes: readonly PendingChange[],
 ): Promise<SourceHead> {
   const now = Date.now();
+  if (changes.length <= ROWS_PER_INSERT && allocatesInline(connection)) {
+    const head = await allocateAndInsert(connection, trx, txId, changes, now);
+    if (head) return head;
+    await ensureSource(connection, trx);
+    return (await allocateAndInsert(connection, trx, txId, changes, now))!;
+  }
   let rows = await connection.execute<SourceRow[]>(ALLOCATE, [changes.length, now, now], 'all', trx);
   if (!rows[0]) {
     await ensureSource(connection, trx);
@@ -79,6 +85,33 @@ export async function appendToOutbox(
     );
   }
   return head;
+}
+
+/** PostgreSQL runs an UPDATE inside WITH, so there the allocation and the insert take one round trip. */
+function allocatesInline(connection: Connection): boolean {
+  return /postgre/i.test(connection.getPlatform().constructor.name);
+}
+
+/**
+ * The same UPDATE of the counter row (taking the same lock) and the insert, as one statement. Returns undefined,
+ * having inserted nothing, when the counter row does not exist yet.
+ */
+async function allocateAndInsert(
+  connection: Connection,
+  trx: Transaction,
+  txId: string,
+  changes: readonly PendingChange[],
+  now: number,
+): Promise<SourceHead | undefined> {
+  const params: unknown[] = [changes.length, now, changes.length, txId];
+  const values: string[] = [];
+  changes.forEach((change, i) => {
+    values.push(`(${i + 1}, ?, ?, ?, ?, ?)`);
+    params.push(change.entity, change.op, change.pk, change.after, change.changed);
+  });
+  const sql = `with head as (update ${SOURCE} set head_seq = head_seq + ?, head_epoch = greatest(head_epoch, ?) where slot = 1 returning source_id, incarnation, head_seq, head_epoch), entries as (insert into ${ENTRY} (seq, tx_id, epoch, entity, op, pk, after_image, changed) select head.head_seq - ? + v.ord, ?, head.head_epoch, v.entity, v.op, v.pk, v.after_image, v.changed from head cross join (values ${values.join(', ')}) as v (ord, entity, op, pk, after_image, changed)) select source_id, incarnation, head_seq, head_epoch from head`;
+  const rows = await connection.execute<SourceRow[]>(sql, params, 'all', trx);
+  return rows[0] && toHead(rows[0]);
 }
 
 function toHead(row: SourceRow): SourceHead {

@@ -125,7 +125,7 @@ export class OplogCapture implements EventSubscriber {
     if (!meta || !this.replicates(meta.className)) {
       throw OplogError.captureMisuse(`${entityName} is not a replicated entity`);
     }
-    const fork = em.fork({ clear: true });
+    const fork = em.fork({ clear: true, keepTransactionContext: true });
     const found = await fork.find(meta.className, { $or: pks as object[] }, { refresh: true });
     const images = new Map<string, Record<string, unknown>>();
     for (const entity of found) {

@@ -1,0 +1,3 @@
+import { applierSuite } from './suites/applier-suite.js';
+
+applierSuite('sqlite', 'sqlite');

@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const ENTITIES_MODULE = `${ROOT}apps/demo/src/entities.ts`;
+const CLIS = {
+  consumer: `${ROOT}apps/consumer/src/cli.ts`,
+  producer: `${ROOT}apps/producer/src/cli.ts`,
+  demo: `${ROOT}apps/demo/src/cli.ts`,
+} as const;
+
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+/** One of our CLIs, run as a real process; its stdout is read as pino JSON lines. */
+export class CliProcess {
+  readonly logs: LogLine[] = [];
+  readonly output: string[] = [];
+  readonly exited: Promise<number | null>;
+  #waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  private constructor(readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    createInterface({ input: child.stdout! }).on('line', (line) => this.#onLine(line));
+    createInterface({ input: child.stderr! }).on('line', (line) => this.output.push(line));
+  }
+
+  static start(cli: keyof typeof CLIS, args: string[], env: Record<string, string> = {}): CliProcess {
+    const child = spawn(process.execPath, ['--conditions=@oplog/source', '--import', 'tsx', CLIS[cli], ...args], {
+      cwd: ROOT,
+      env: { ...process.env, OPLOG_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new CliProcess(child);
+  }
+
+  /** Resolves with the first log line (past or future) for which `match` holds. */
+  waitFor(match: (line: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+    const seen = this.logs.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for a log line; last output:\n${this.output.slice(-20).join('\n')}`)),
+        timeoutMs,
+      );
+      this.#waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+    });
+  }
+
+  waitForMessage(msg: string, timeoutMs?: number): Promise<LogLine> {
+    return this.waitFor((line) => line.msg === msg, timeoutMs);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+
+  #onLine(line: string): void {
+    this.output.push(line);
+    let parsed: LogLine;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      return;
+    }
+    this.logs.push(parsed);
+    this.#waiters = this.#waiters.filter((w) => !(w.match(parsed) && (w.resolve(parsed), true)));
+  }
+}

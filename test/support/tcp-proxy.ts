@@ -1,0 +1,88 @@
+import { createServer, type Server, type Socket, connect } from 'node:net';
+
+/**
+ * A TCP proxy on 127.0.0.1 for fault injection: it passes bytes, and on command cuts every connection (optionally
+ * after only part of the next chunk, i.e. mid-frame), stalls (stops forwarding without closing), or refuses new ones.
+ */
+export class TcpProxy {
+  #server: Server;
+  #pairs = new Set<[Socket, Socket]>();
+  #stalled = false;
+  #refusing = false;
+  #cutMidChunk = false;
+  port = 0;
+
+  private constructor(private readonly target: { host: string; port: number }) {
+    this.#server = createServer((client) => this.#accept(client));
+  }
+
+  static async start(targetPort: number, host = '127.0.0.1'): Promise<TcpProxy> {
+    const proxy = new TcpProxy({ host, port: targetPort });
+    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
+    proxy.port = (proxy.#server.address() as { port: number }).port;
+    return proxy;
+  }
+
+  get connections(): number {
+    return this.#pairs.size;
+  }
+
+  /** Destroys every open connection now. */
+  cut(): void {
+    for (const [a, b] of this.#pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.#pairs.clear();
+  }
+
+  /** Forwards half of the next chunk that passes, then destroys the connection: a frame cut in the middle. */
+  cutMidFrame(): void {
+    this.#cutMidChunk = true;
+  }
+
+  /** Stops forwarding in both directions, without closing anything (a frozen network path). */
+  stall(on = true): void {
+    this.#stalled = on;
+    for (const [a, b] of this.#pairs) for (const s of [a, b]) on ? s.pause() : s.resume();
+  }
+
+  /** Refuses (destroys) new connections while on: the consumer looks offline. */
+  refuse(on = true): void {
+    this.#refusing = on;
+    if (on) this.cut();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(client: Socket): void {
+    if (this.#refusing) return void client.destroy();
+    const upstream = connect(this.target.port, this.target.host);
+    const pair: [Socket, Socket] = [client, upstream];
+    this.#pairs.add(pair);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      this.#pairs.delete(pair);
+    };
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      from.on('data', (chunk: Buffer) => {
+        if (this.#cutMidChunk && chunk.length > 1) {
+          this.#cutMidChunk = false;
+          to.write(chunk.subarray(0, chunk.length >> 1), () => drop());
+          return;
+        }
+        to.write(chunk);
+      });
+      from.on('error', drop);
+      from.on('close', drop);
+    }
+    if (this.#stalled) for (const s of pair) s.pause();
+  }
+}
