@@ -12,7 +12,9 @@ export async function tableChecksums(orm: MikroORM, entityNames: readonly string
   for (const name of entityNames) {
     const meta = orm.getMetadata().get(name);
     const dates = new Set(meta.props.filter((p) => p.runtimeType === 'Date').flatMap((p) => p.fieldNames ?? []));
-    const columns = meta.props.flatMap((p) => (p.persist === false || p.kind === '1:m' || p.kind === 'm:n' ? [] : (p.fieldNames ?? [])));
+    const columns = meta.props.flatMap((p) =>
+      p.persist === false || p.kind === '1:m' || p.kind === 'm:n' ? [] : (p.fieldNames ?? []),
+    );
     tables.set(meta.tableName, { columns, dates });
     for (const prop of meta.props) {
       if (prop.kind === 'm:n' && prop.owner && prop.pivotTable) {
@@ -36,7 +38,12 @@ export async function tableChecksums(orm: MikroORM, entityNames: readonly string
 
 function normalize(value: unknown, isDate: boolean): unknown {
   if (value === null || value === undefined) return null;
-  if (isDate) return value instanceof Date ? value.getTime() : typeof value === 'string' && !/^\d+$/.test(value) ? Date.parse(value) : Number(value);
+  if (isDate)
+    return value instanceof Date
+      ? value.getTime()
+      : typeof value === 'string' && !/^\d+$/.test(value)
+        ? Date.parse(value)
+        : Number(value);
   if (typeof value === 'bigint') return String(value);
   if (typeof value === 'number' || typeof value === 'boolean') return value;
   return String(value);

@@ -43,7 +43,13 @@ export class CliProcess {
         () => reject(new Error(`timed out waiting for a log line; last output:\n${this.output.slice(-20).join('\n')}`)),
         timeoutMs,
       );
-      this.#waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+      this.#waiters.push({
+        match,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
     });
   }
 
@@ -65,6 +71,15 @@ export class CliProcess {
       return;
     }
     this.logs.push(parsed);
-    this.#waiters = this.#waiters.filter((w) => !(w.match(parsed) && (w.resolve(parsed), true)));
+    const [ready, waiting] = partition(this.#waiters, (w) => w.match(parsed));
+    this.#waiters = waiting;
+    for (const w of ready) w.resolve(parsed);
   }
+}
+
+function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
 }

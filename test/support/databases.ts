@@ -20,7 +20,11 @@ export async function createTestDatabase(driver: Driver, label = 'test'): Promis
   const unique = `${label}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   if (driver === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'oplog-'));
-    return { driver, dbName: join(dir, `${unique}.sqlite`), drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      driver,
+      dbName: join(dir, `${unique}.sqlite`),
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   }
   const dbName = `oplog_${unique}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   await adminQuery(`create database ${dbName}`);

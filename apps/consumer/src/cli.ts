@@ -14,11 +14,15 @@ program
   .option('-c, --config <file>', 'JSON config file')
   .option('--host <host>', 'address to listen on (env OPLOG_LISTEN__HOST)')
   .option('--port <port>', 'port to listen on, 0 for any free one (env OPLOG_LISTEN__PORT)', Number)
-  .addOption(new Option('--db-driver <driver>', 'database driver (env OPLOG_DB__DRIVER)').choices(['sqlite', 'postgresql']))
+  .addOption(
+    new Option('--db-driver <driver>', 'database driver (env OPLOG_DB__DRIVER)').choices(['sqlite', 'postgresql']),
+  )
   .option('--db-name <name>', 'SQLite file or PostgreSQL database name (env OPLOG_DB__NAME)')
   .option('--db-url <url>', 'PostgreSQL connection string (env OPLOG_DB__URL)')
   .option('--entities <module>', 'module exporting the replicated entities (env OPLOG_ENTITIES)')
-  .addOption(new Option('--schema <mode>', 'create missing tables at start (env OPLOG_SCHEMA)').choices(['update', 'none']))
+  .addOption(
+    new Option('--schema <mode>', 'create missing tables at start (env OPLOG_SCHEMA)').choices(['update', 'none']),
+  )
   .action(async (flags) => {
     const logger = createLogger({ name: 'oplog-consumer' });
     const config = loadConfig(consumerConfigSchema, {

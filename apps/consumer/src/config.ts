@@ -17,7 +17,11 @@ export const consumerConfigSchema = z.strictObject({
   schema: z.enum(['update', 'none']).default('update'),
   /** sourceId → token; without it any source may connect (trusted networks only). */
   tokens: z.record(z.string(), z.string().min(16)).optional(),
-  maxPayload: z.number().int().min(1024).default(4 << 20),
+  maxPayload: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 << 20),
   maxConnections: z.number().int().positive().default(1000),
   peerTimeoutMs: z.number().int().positive().default(10_000),
 });

@@ -18,7 +18,9 @@ const program = new Command('oplog-demo').description('The polls app from the se
 
 const dbOptions = (command: Command) =>
   command
-    .addOption(new Option('--db-driver <driver>', 'database driver').choices(['sqlite', 'postgresql']).default('sqlite'))
+    .addOption(
+      new Option('--db-driver <driver>', 'database driver').choices(['sqlite', 'postgresql']).default('sqlite'),
+    )
     .option('--db-name <name>', 'SQLite file or PostgreSQL database name', 'local.sqlite')
     .option('--db-url <url>', 'PostgreSQL connection string');
 const dbOf = (flags: { dbDriver: DbConfig['driver']; dbName: string; dbUrl?: string }): DbConfig => ({
@@ -50,7 +52,9 @@ dbOptions(program.command('load').description('generate a steady or bursty polls
 
 program
   .command('start', { isDefault: true })
-  .description('run the whole demo on SQLite: a central consumer, this local app with an embedded producer, a gentle load')
+  .description(
+    'run the whole demo on SQLite: a central consumer, this local app with an embedded producer, a gentle load',
+  )
   .option('--dir <dir>', 'where the demo keeps its databases and logs', '.oplog-demo')
   .option('--port <port>', 'consumer port', Number, 7420)
   .option('--rate <n>', 'load, in transactions per second', Number, 5)
@@ -60,7 +64,10 @@ program
     const logger = createLogger({ name: 'oplog-demo', level: 'warn' });
     const consumer = await startConsumer(dir, flags.port);
     const url = `ws://127.0.0.1:${consumer.port}/oplog`;
-    say('central', `oplog-consumer on ${url}, applying into ${join(dir, 'central.sqlite')} (log: ${join(dir, 'consumer.log')})`);
+    say(
+      'central',
+      `oplog-consumer on ${url}, applying into ${join(dir, 'central.sqlite')} (log: ${join(dir, 'consumer.log')})`,
+    );
     say('central', `source status as JSON: http://127.0.0.1:${consumer.port}/api/sources`);
 
     const orm = await openLocalApp({ driver: 'sqlite', name: join(dir, 'local.sqlite') });
@@ -77,9 +84,16 @@ program
     say('load', `${flags.rate} transactions/s: new questions, votes and deletes (Ctrl-C stops everything)`);
     const status = setInterval(() => {
       const s = producer.status();
-      say('status', `${s.state}: local head ${s.headSeq}, central applied ${s.ackedSeq}, lag ${s.headSeq - s.ackedSeq} changes`);
+      say(
+        'status',
+        `${s.state}: local head ${s.headSeq}, central applied ${s.ackedSeq}, lag ${s.headSeq - s.ackedSeq} changes`,
+      );
     }, 5000);
-    const central: Service = { name: 'consumer', run: () => consumer.exited, stop: async () => void consumer.child.kill('SIGTERM') };
+    const central: Service = {
+      name: 'consumer',
+      run: () => consumer.exited,
+      stop: async () => void consumer.child.kill('SIGTERM'),
+    };
     try {
       await runServices([central, producer, load], logger);
     } finally {
@@ -93,11 +107,26 @@ function say(part: string, text: string): void {
 }
 
 /** Runs oplog-consumer as its own process, as on a cloud host, and waits until it listens. */
-async function startConsumer(dir: string, port: number): Promise<{ child: ChildProcess; port: number; exited: Promise<void> }> {
+async function startConsumer(
+  dir: string,
+  port: number,
+): Promise<{ child: ChildProcess; port: number; exited: Promise<void> }> {
   const cli = join(dirname(createRequire(import.meta.url).resolve('oplog-consumer/package.json')), 'src/cli.ts');
   const child = spawn(
     process.execPath,
-    ['--conditions=@oplog/source', '--import', 'tsx', cli, 'start', '--port', String(port), '--db-name', join(dir, 'central.sqlite'), '--entities', ENTITIES_MODULE],
+    [
+      '--conditions=@oplog/source',
+      '--import',
+      'tsx',
+      cli,
+      'start',
+      '--port',
+      String(port),
+      '--db-name',
+      join(dir, 'central.sqlite'),
+      '--entities',
+      ENTITIES_MODULE,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const log = createWriteStream(join(dir, 'consumer.log'), { flags: 'a' });

@@ -28,7 +28,13 @@ export const QuestionSchema = new EntitySchema<Question>({
     id: { type: 'uuid', primary: true },
     questionText: { type: 'string', length: 200 },
     pubDate: { type: 'datetime' },
-    choices: { kind: '1:m', entity: () => Choice, mappedBy: 'question', cascade: ['persist', 'remove'] as never, orphanRemoval: true },
+    choices: {
+      kind: '1:m',
+      entity: () => Choice,
+      mappedBy: 'question',
+      cascade: ['persist', 'remove'] as never,
+      orphanRemoval: true,
+    },
     tags: { kind: 'm:n', entity: () => Tag, owner: true, inversedBy: 'questions' },
   },
 });

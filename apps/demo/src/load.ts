@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/core';
 import { Choice, Question } from './entities.js';
 
@@ -26,7 +27,11 @@ export async function generateLoad(orm: MikroORM, options: LoadOptions): Promise
     await orm.em.fork().transactional(async (em) => {
       const roll = Math.random();
       if (roll < 0.3 || choiceIds.length < 4) {
-        const question = em.create(Question, { id: randomUUID(), questionText: `Question ${count}`, pubDate: new Date() });
+        const question = em.create(Question, {
+          id: randomUUID(),
+          questionText: `Question ${count}`,
+          pubDate: new Date(),
+        });
         for (const text of ['yes', 'no']) {
           choiceIds.push(em.create(Choice, { id: randomUUID(), question, choiceText: text, votes: 0 }).id);
         }
@@ -55,9 +60,6 @@ function pace(started: number, count: number, { rate, bursty, signal }: LoadOpti
     due = started + cycle * 5000 + ((count % perCycle) / perCycle) * 1000;
   }
   const wait = due - Date.now();
-  if (wait <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, wait);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
+  if (wait <= 0) return Promise.resolve();
+  return sleep(wait, undefined, { signal }).catch(() => undefined);
 }

@@ -15,7 +15,9 @@ program
   .option('-c, --config <file>', 'JSON config file')
   .option('--url <url>', 'consumer endpoint, ws:// or wss:// (env OPLOG_URL)')
   .option('--token <token>', 'this source credential (env OPLOG_TOKEN)')
-  .addOption(new Option('--db-driver <driver>', 'database driver (env OPLOG_DB__DRIVER)').choices(['sqlite', 'postgresql']))
+  .addOption(
+    new Option('--db-driver <driver>', 'database driver (env OPLOG_DB__DRIVER)').choices(['sqlite', 'postgresql']),
+  )
   .option('--db-name <name>', 'SQLite file or PostgreSQL database name (env OPLOG_DB__NAME)')
   .option('--db-url <url>', 'PostgreSQL connection string (env OPLOG_DB__URL)')
   .option('--entities <module>', "module exporting the app's entities (env OPLOG_ENTITIES)")

@@ -15,7 +15,11 @@ export const producerConfigSchema = z.strictObject({
   batch: z
     .strictObject({
       maxEntries: z.number().int().positive().default(1000),
-      maxBytes: z.number().int().positive().default(1 << 20),
+      maxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1 << 20),
     })
     .prefault({}),
   retainAcked: z.number().int().nonnegative().default(0),

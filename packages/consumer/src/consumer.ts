@@ -168,9 +168,9 @@ export class Consumer implements Service, SessionHost {
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (new URL(req.url ?? '/', 'http://x').pathname !== path) return refuse(404, 'Not Found');
-    if (!this.#accepting) return refuse(503, 'Service Unavailable');
-    if (this.#sessions.size >= this.#options.maxConnections) return refuse(503, 'Service Unavailable');
+    if (new URL(req.url ?? '/', 'http://x').pathname !== path) return void refuse(404, 'Not Found');
+    if (!this.#accepting) return void refuse(503, 'Service Unavailable');
+    if (this.#sessions.size >= this.#options.maxConnections) return void refuse(503, 'Service Unavailable');
     this.#wss!.handleUpgrade(req, socket, head, (ws) => {
       const session = new ConsumerSession(ws, this);
       this.#sessions.add(session);

@@ -83,13 +83,13 @@ export class ConsumerSession implements BatchOwner {
       frame = decodeProducerFrame(data);
       if (!this.#source && frame.type !== 'hello') throw OplogError.helloFirst(frame.type);
     } catch (error) {
-      return this.fail(error as OplogError);
+      return void this.fail(error as OplogError);
     }
     switch (frame.type) {
       case 'hello':
-        return this.#onHello(frame);
+        return void this.#onHello(frame);
       case 'batch':
-        return this.#onBatch(frame);
+        return void this.#onBatch(frame);
       case 'heartbeat':
         this.#source!.head = frame.head;
         this.#source!.lastSeenAt = this.lastHeardAt;
@@ -101,16 +101,17 @@ export class ConsumerSession implements BatchOwner {
   }
 
   #onHello(hello: Hello): void {
-    if (this.#source) return this.fail(OplogError.badFrame('second hello'));
+    if (this.#source) return void this.fail(OplogError.badFrame('second hello'));
     const version = negotiateVersion(hello.protocol);
-    if (version === undefined) return this.fail(OplogError.versionUnsupported(hello.protocol.min, hello.protocol.max));
+    if (version === undefined)
+      return void this.fail(OplogError.versionUnsupported(hello.protocol.min, hello.protocol.max));
     const expected = this.host.tokenFor(hello.source);
     if (expected === null || (expected !== undefined && !sameSecret(expected, hello.token ?? ''))) {
-      return this.fail(new OplogError('OPLOG_UNAUTHORIZED', `unknown source or wrong credential`));
+      return void this.fail(new OplogError('OPLOG_UNAUTHORIZED', `unknown source or wrong credential`));
     }
     const source = this.host.sourceState(hello.source, hello);
     if (source.cursor.incarnation === hello.incarnation && hello.head.seq < source.cursor.seq) {
-      return this.fail(OplogError.sourceRewound(hello.head.seq, source.cursor.seq));
+      return void this.fail(OplogError.sourceRewound(hello.head.seq, source.cursor.seq));
     }
     if (source.cursor.incarnation !== hello.incarnation) {
       if (source.cursor.incarnation !== null) {

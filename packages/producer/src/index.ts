@@ -1,4 +1,4 @@
-export { Producer, createProducer, type ProducerOptions, type ProducerState, type ProducerStatus } from './producer.js';
-export { backoffDelay, type BackoffOptions } from './backoff.js';
-export { OutboxReader, type BatchLimits } from './outbox-reader.js';
-export { watchCommits, type Wakeup } from './wakeup.js';
+export { type BackoffOptions, backoffDelay } from './backoff.js';
+export { type BatchLimits, OutboxReader } from './outbox-reader.js';
+export { createProducer, Producer, type ProducerOptions, type ProducerState, type ProducerStatus } from './producer.js';
+export { type Wakeup, watchCommits } from './wakeup.js';

@@ -37,7 +37,9 @@ export class OutboxReader {
   }
 
   async oldestSeq(): Promise<number | undefined> {
-    const rows = await this.connection.execute<{ seq: number | string | null }[]>(`select min(seq) as seq from ${ENTRY}`);
+    const rows = await this.connection.execute<{ seq: number | string | null }[]>(
+      `select min(seq) as seq from ${ENTRY}`,
+    );
     const seq = rows[0]?.seq;
     return seq == null ? undefined : Number(seq);
   }
@@ -100,5 +102,10 @@ function encode(source: SourceHead, rows: EntryRow[], maxBytes: number): OutboxB
     bytes += json.length + 1;
     last = row;
   }
-  return { json: `[${parts.join(',')}]`, count: parts.length, lastSeq: Number(last.seq), lastEpoch: Number(last.epoch) };
+  return {
+    json: `[${parts.join(',')}]`,
+    count: parts.length,
+    lastSeq: Number(last.seq),
+    lastEpoch: Number(last.epoch),
+  };
 }

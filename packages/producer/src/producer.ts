@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { ensureSource, OplogCapture, schemaFingerprint, type SourceHead } from '@oplog/capture';
+import { ensureSource, OplogCapture, type SourceHead, schemaFingerprint } from '@oplog/capture';
 import { OplogError, type SchemaFingerprint } from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import WebSocket from 'ws';
@@ -126,7 +126,10 @@ export class Producer implements Service {
       this.#logger.info({ delayMs: delay, attempt }, 'reconnecting after a pause');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
-        this.#wakeStop = () => (clearTimeout(timer), resolve());
+        this.#wakeStop = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
     await this.#wakeup.close();
@@ -156,6 +159,9 @@ export class Producer implements Service {
           this.#logger.info('connected');
         },
         onDurable: (seq) => this.#onDurable(seq),
+        onHead: (seq) => {
+          this.#status.headSeq = Math.max(this.#status.headSeq, seq);
+        },
       },
       this.#logger,
     );

@@ -34,6 +34,8 @@ export interface SessionEvents {
   /** The consumer's durable cursor moved to `seq` (from the welcome or an ack). */
   onDurable(seq: number): void;
   onWelcome(welcome: Welcome): void;
+  /** The outbox's head, whenever the session reads it. */
+  onHead(seq: number): void;
 }
 
 /**
@@ -74,7 +76,10 @@ export class ProducerSession {
     return new Promise<void>((resolve, reject) => {
       const timers = [
         setTimeout(() => this.#fail(OplogError.peerTimeout()), this.options.handshakeTimeoutMs),
-        setInterval(() => void this.#tick().catch((error) => this.#fail(OplogError.internal(error))), this.options.heartbeatMs),
+        setInterval(
+          () => void this.#tick().catch((error) => this.#fail(OplogError.internal(error))),
+          this.options.heartbeatMs,
+        ),
       ];
       ws.on('open', () => void this.#hello().catch((error) => this.#fail(OplogError.internal(error))));
       ws.on('message', (data, isBinary) => this.#onMessage(isBinary ? '' : String(data)));
@@ -117,6 +122,7 @@ export class ProducerSession {
 
   async #hello(): Promise<void> {
     const head = (await this.reader.head()) ?? this.source;
+    this.events.onHead(head.seq);
     this.#send(
       encodeFrame({
         type: 'hello',
@@ -136,15 +142,15 @@ export class ProducerSession {
     try {
       frame = decodeConsumerFrame(data);
     } catch (error) {
-      return this.#fail(error as OplogError, true);
+      return void this.#fail(error as OplogError, true);
     }
     switch (frame.type) {
       case 'welcome':
         return void this.#onWelcome(frame).catch((error) => this.#fail(OplogError.internal(error)));
       case 'ack':
-        return this.#onAck(frame.id, frame.seq);
+        return void this.#onAck(frame.id, frame.seq);
       case 'error':
-        return this.#fail(OplogError.fromFrame(frame));
+        return void this.#fail(OplogError.fromFrame(frame));
     }
   }
 
@@ -153,7 +159,7 @@ export class ProducerSession {
     this.#clearHandshakeTimer();
     const oldest = await this.reader.oldestSeq();
     if (oldest !== undefined && welcome.cursor.seq + 1 < oldest) {
-      return this.#fail(OplogError.historyTrimmed(welcome.cursor.seq, oldest), true);
+      return void this.#fail(OplogError.historyTrimmed(welcome.cursor.seq, oldest), true);
     }
     this.#welcomed = true;
     this.#sentSeq = this.#ackedSeq = welcome.cursor.seq;
@@ -164,7 +170,7 @@ export class ProducerSession {
 
   #onAck(id: number, seq: number): void {
     const first = this.#inflight[0];
-    if (!first || first.id !== id || seq < first.lastSeq) return this.#fail(OplogError.ackMismatch(id), true);
+    if (!first || first.id !== id || seq < first.lastSeq) return void this.#fail(OplogError.ackMismatch(id), true);
     this.#inflight.shift();
     this.#inflightBytes -= first.bytes;
     this.#ackedSeq = Math.max(this.#ackedSeq, seq);
@@ -191,6 +197,7 @@ export class ProducerSession {
           this.#inflight.push({ id, lastSeq: batch.lastSeq, bytes: data.length });
           this.#inflightBytes += data.length;
           this.#sentSeq = batch.lastSeq;
+          this.events.onHead(batch.lastSeq);
           this.#send(data);
         }
       } while (this.#pumpAgain && this.#hasRoom());
@@ -216,10 +223,11 @@ export class ProducerSession {
   async #tick(): Promise<void> {
     if (this.ws.readyState !== this.ws.OPEN) return;
     const now = Date.now();
-    if (now - this.#lastHeardAt > this.options.peerTimeoutMs) return this.#fail(OplogError.peerTimeout());
+    if (now - this.#lastHeardAt > this.options.peerTimeoutMs) return void this.#fail(OplogError.peerTimeout());
     this.ws.ping();
     if (!this.#welcomed || now - this.#lastSentAt < this.options.heartbeatMs) return;
     const head = await this.reader.head();
+    if (head) this.events.onHead(head.seq);
     if (head) this.#send(encodeFrame({ type: 'heartbeat', head: { seq: head.seq, epoch: head.epoch }, at: now }));
     if (!this.#draining) void this.#pump();
   }

@@ -29,13 +29,25 @@ export async function watchCommits(orm: MikroORM, wake: () => void, pollMs: numb
   const capture = OplogCapture.registeredOn(orm);
   if (capture) {
     const off = capture.onCommit(wake);
-    return { source: 'capture', close: async () => (off(), stopPoll()) };
+    return {
+      source: 'capture',
+      close: async () => {
+        off();
+        await stopPoll();
+      },
+    };
   }
 
   const platform = orm.em.getPlatform().constructor.name;
   if (platform === 'PostgreSqlPlatform') {
     const client = await listen(orm, wake);
-    return { source: 'notify', close: async () => (await stopPoll(), await client.end()) };
+    return {
+      source: 'notify',
+      close: async () => {
+        await stopPoll();
+        await client.end();
+      },
+    };
   }
 
   const file = orm.config.get('dbName');
@@ -45,7 +57,13 @@ export async function watchCommits(orm: MikroORM, wake: () => void, pollMs: numb
       if (!changed || changed.startsWith(name)) wake();
     });
     watcher.unref();
-    return { source: 'file-watch', close: async () => (watcher.close(), stopPoll()) };
+    return {
+      source: 'file-watch',
+      close: async () => {
+        watcher.close();
+        await stopPoll();
+      },
+    };
   }
   return { source: 'poll', close: stopPoll };
 }

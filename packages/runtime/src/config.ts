@@ -46,7 +46,10 @@ function envToObject(env: Record<string, string | undefined>): Record<string, un
     if (!key.startsWith(ENV_PREFIX) || value === undefined || key === 'OPLOG_LOG_LEVEL') continue;
     const path = key.slice(ENV_PREFIX.length).split('__').map(camelCase);
     let node = out;
-    for (const part of path.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    for (const part of path.slice(0, -1)) {
+      node[part] ??= {};
+      node = node[part] as Record<string, unknown>;
+    }
     node[path.at(-1)!] = coerce(value);
   }
   return out;

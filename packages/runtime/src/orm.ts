@@ -14,7 +14,7 @@ export const dbConfigSchema = z.strictObject({
 });
 export type DbConfig = z.infer<typeof dbConfigSchema>;
 
-type AnyEntity = EntitySchema<any, any> | (new (...args: any[]) => object);
+type AnyEntity = EntitySchema | (abstract new (...args: never[]) => object);
 
 /**
  * Loads the app's entity definitions from a module: its `entities` export, else its default export, as an array.
@@ -40,7 +40,9 @@ export async function openOrm(db: DbConfig, extra: Partial<Options>): Promise<Mi
   } as Options;
   if (db.driver === 'sqlite') {
     const { MikroORM } = await import('@mikro-orm/sqlite');
-    return (await MikroORM.init({ ...common, dbName: db.name ?? 'oplog.sqlite' } as never)) as unknown as MikroORM;
+    const pragmas = process.env.XP_PRAGMAS ?? '';
+    const pool = { ...(extra.pool as object), afterCreate: (conn: { exec(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) => (pragmas ? conn.exec(pragmas, (e) => done(e, conn)) : done(null, conn)) };
+    return (await MikroORM.init({ ...common, pool, dbName: db.name ?? 'oplog.sqlite' } as never)) as unknown as MikroORM;
   }
   const { MikroORM } = await import('@mikro-orm/postgresql');
   return (await MikroORM.init({
