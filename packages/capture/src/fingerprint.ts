@@ -17,7 +17,8 @@ export function schemaFingerprint(
       if (prop.persist === false || prop.kind === ReferenceKind.ONE_TO_MANY) continue;
       if (prop.kind === ReferenceKind.MANY_TO_MANY && !prop.owner) continue;
       if (prop.kind === ReferenceKind.ONE_TO_ONE && !prop.owner) continue;
-      props[prop.name] = prop.kind === ReferenceKind.SCALAR ? String(prop.columnTypes?.[0] ?? prop.type) : `${prop.kind}:${prop.type}`;
+      props[prop.name] =
+        prop.kind === ReferenceKind.SCALAR ? String(prop.columnTypes?.[0] ?? prop.type) : `${prop.kind}:${prop.type}`;
     }
     fingerprint[meta.className] = props;
   }

@@ -1,4 +1,4 @@
-export { OplogCapture, type CaptureOptions } from './subscriber.js';
-export { oplogEntities, OUTBOX_TABLES, OUTBOX_ENTITY_NAMES, type OplogEntryRow } from './outbox-schema.js';
-export { readSourceHead, ensureSource, type SourceHead } from './outbox-writer.js';
 export { schemaFingerprint } from './fingerprint.js';
+export { type OplogEntryRow, OUTBOX_ENTITY_NAMES, OUTBOX_TABLES, oplogEntities } from './outbox-schema.js';
+export { ensureSource, readSourceHead, type SourceHead } from './outbox-writer.js';
+export { type CaptureOptions, OplogCapture } from './subscriber.js';

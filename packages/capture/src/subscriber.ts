@@ -144,7 +144,10 @@ export class OplogCapture implements EventSubscriber {
     if (!meta || !this.replicates(meta.className)) return;
     const uow = em.getUnitOfWork(false);
     let pending = this.#pending.get(uow);
-    if (!pending) this.#pending.set(uow, (pending = []));
+    if (!pending) {
+      pending = [];
+      this.#pending.set(uow, pending);
+    }
     const image = afterImage(em, entity);
     pending.push(toChange(meta, op, image, op === 'update' ? changedProperties(changeSet) : undefined));
   }
@@ -165,7 +168,10 @@ export class OplogCapture implements EventSubscriber {
     let root = trx as Transaction & { parentTransaction?: Transaction };
     while (root.parentTransaction) root = root.parentTransaction as typeof root;
     let txId = this.#txIds.get(root);
-    if (!txId) this.#txIds.set(root, (txId = nanoid()));
+    if (!txId) {
+      txId = nanoid();
+      this.#txIds.set(root, txId);
+    }
     return txId;
   }
 }

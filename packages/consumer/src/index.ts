@@ -1,3 +1,3 @@
-export { Consumer, createConsumer, type ConsumerOptions, type SourceSnapshot } from './consumer.js';
-export { consumerEntities, loadCursors, type StoredCursor } from './cursor-store.js';
 export { type Applier, createApplier } from './applier.js';
+export { Consumer, type ConsumerOptions, createConsumer, type SourceSnapshot } from './consumer.js';
+export { consumerEntities, loadCursors, type StoredCursor } from './cursor-store.js';

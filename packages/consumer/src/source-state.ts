@@ -1,11 +1,4 @@
-import {
-  admitBatch,
-  advanceCursor,
-  type Cursor,
-  type OplogEntry,
-  OplogError,
-  type Position,
-} from '@oplog/protocol';
+import { admitBatch, advanceCursor, type Cursor, type OplogEntry, OplogError, type Position } from '@oplog/protocol';
 
 /** What a session needs to hear back from the apply loop. */
 export interface BatchOwner {

@@ -46,7 +46,17 @@ describe('decodeProducerFrame', () => {
   });
 
   it('rejects a delete that carries an after-image', () => {
-    const entry = { source: 's', incarnation: 'i', seq: 1, txId: 't', epoch: 1, entity: 'Q', op: 'delete', pk: { id: 1 }, after: {} };
+    const entry = {
+      source: 's',
+      incarnation: 'i',
+      seq: 1,
+      txId: 't',
+      epoch: 1,
+      entity: 'Q',
+      op: 'delete',
+      pk: { id: 1 },
+      after: {},
+    };
     expect(codeOf(() => decodeProducerFrame(JSON.stringify({ type: 'batch', id: 1, entries: [entry] })))).toBe(
       'OPLOG_BAD_FRAME',
     );

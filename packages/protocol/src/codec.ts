@@ -1,11 +1,6 @@
 import type { z } from 'zod';
 import { OplogError } from './errors.js';
-import {
-  type ConsumerFrame,
-  consumerFrameSchema,
-  type ProducerFrame,
-  producerFrameSchema,
-} from './frames.js';
+import { type ConsumerFrame, consumerFrameSchema, type ProducerFrame, producerFrameSchema } from './frames.js';
 
 export function encodeFrame(frame: ProducerFrame | ConsumerFrame): string {
   return JSON.stringify(frame);

@@ -5,24 +5,73 @@
 export const ERRORS = {
   OPLOG_BAD_JSON: { close: 1007, retryable: false, meaning: 'A frame is not valid JSON.' },
   OPLOG_BAD_FRAME: { close: 1007, retryable: false, meaning: 'A frame does not match its schema.' },
-  OPLOG_UNKNOWN_FRAME: { close: 1002, retryable: false, meaning: 'The frame type is unknown or not allowed in this direction.' },
-  OPLOG_HELLO_FIRST: { close: 1002, retryable: false, meaning: 'A frame arrived before the hello / welcome handshake completed.' },
+  OPLOG_UNKNOWN_FRAME: {
+    close: 1002,
+    retryable: false,
+    meaning: 'The frame type is unknown or not allowed in this direction.',
+  },
+  OPLOG_HELLO_FIRST: {
+    close: 1002,
+    retryable: false,
+    meaning: 'A frame arrived before the hello / welcome handshake completed.',
+  },
   OPLOG_VERSION_UNSUPPORTED: { close: 1002, retryable: false, meaning: 'The peers share no protocol version.' },
   OPLOG_FRAME_TOO_BIG: { close: 1009, retryable: false, meaning: 'A frame is larger than the peer accepts.' },
   OPLOG_UNAUTHORIZED: { close: 1008, retryable: false, meaning: 'The source credential is missing or unknown.' },
-  OPLOG_SESSION_REPLACED: { close: 1008, retryable: true, meaning: 'A newer session of the same source took over this one.' },
-  OPLOG_FOREIGN_ENTRY: { close: 1008, retryable: false, meaning: 'An entry names a source or incarnation other than the session\'s.' },
-  OPLOG_UNKNOWN_ENTITY: { close: 1008, retryable: false, meaning: 'An entry names an entity the consumer does not replicate.' },
-  OPLOG_UNKNOWN_FIELD: { close: 1008, retryable: false, meaning: 'An entry names a field the consumer\'s entity does not have.' },
-  OPLOG_SEQ_GAP: { close: 1002, retryable: true, meaning: 'A batch does not continue from the consumer\'s cursor; the producer must resend from it.' },
+  OPLOG_SESSION_REPLACED: {
+    close: 1008,
+    retryable: true,
+    meaning: 'A newer session of the same source took over this one.',
+  },
+  OPLOG_FOREIGN_ENTRY: {
+    close: 1008,
+    retryable: false,
+    meaning: "An entry names a source or incarnation other than the session's.",
+  },
+  OPLOG_UNKNOWN_ENTITY: {
+    close: 1008,
+    retryable: false,
+    meaning: 'An entry names an entity the consumer does not replicate.',
+  },
+  OPLOG_UNKNOWN_FIELD: {
+    close: 1008,
+    retryable: false,
+    meaning: "An entry names a field the consumer's entity does not have.",
+  },
+  OPLOG_SEQ_GAP: {
+    close: 1002,
+    retryable: true,
+    meaning: "A batch does not continue from the consumer's cursor; the producer must resend from it.",
+  },
   OPLOG_ACK_MISMATCH: { close: 1002, retryable: true, meaning: 'An ack names a frame that is not in flight.' },
-  OPLOG_SOURCE_REWOUND: { close: 1008, retryable: false, meaning: 'The source\'s head is behind the consumer\'s cursor for the same incarnation (restored from a backup?): its new changes would look applied, so they are refused until it is resnapshotted.' },
-  OPLOG_HISTORY_TRIMMED: { close: 1008, retryable: false, meaning: 'The source\'s outbox no longer reaches back to the consumer\'s cursor; the source needs a snapshot.' },
-  OPLOG_APPLY_FAILED: { close: 1011, retryable: true, meaning: 'The consumer could not commit a batch; nothing of it was applied.' },
+  OPLOG_SOURCE_REWOUND: {
+    close: 1008,
+    retryable: false,
+    meaning:
+      "The source's head is behind the consumer's cursor for the same incarnation (restored from a backup?): its new changes would look applied, so they are refused until it is resnapshotted.",
+  },
+  OPLOG_HISTORY_TRIMMED: {
+    close: 1008,
+    retryable: false,
+    meaning: "The source's outbox no longer reaches back to the consumer's cursor; the source needs a snapshot.",
+  },
+  OPLOG_APPLY_FAILED: {
+    close: 1011,
+    retryable: true,
+    meaning: 'The consumer could not commit a batch; nothing of it was applied.',
+  },
   OPLOG_PEER_TIMEOUT: { close: 1001, retryable: true, meaning: 'The peer stopped answering pings.' },
   OPLOG_SHUTTING_DOWN: { close: 1001, retryable: true, meaning: 'The peer is stopping; reconnect later.' },
-  OPLOG_NEEDS_TRANSACTION: { close: 1011, retryable: false, meaning: 'A write that capture must record ran outside a transaction (capture refuses it).' },
-  OPLOG_CAPTURE_MISUSE: { close: 1011, retryable: false, meaning: 'Capture was asked to record an entity it does not know or does not replicate.' },
+  OPLOG_NEEDS_TRANSACTION: {
+    close: 1011,
+    retryable: false,
+    meaning: 'A write that capture must record ran outside a transaction (capture refuses it).',
+  },
+  OPLOG_CAPTURE_MISUSE: {
+    close: 1011,
+    retryable: false,
+    meaning: 'Capture was asked to record an entity it does not know or does not replicate.',
+  },
   OPLOG_INTERNAL: { close: 1011, retryable: true, meaning: 'An unexpected internal error.' },
 } as const satisfies Record<string, { close: number; retryable: boolean; meaning: string }>;
 
@@ -72,7 +121,10 @@ export class OplogError extends Error {
   }
 
   static versionUnsupported(min: number, max: number) {
-    return new OplogError('OPLOG_VERSION_UNSUPPORTED', `peer speaks protocol ${min}..${max}, this side speaks a disjoint range`);
+    return new OplogError(
+      'OPLOG_VERSION_UNSUPPORTED',
+      `peer speaks protocol ${min}..${max}, this side speaks a disjoint range`,
+    );
   }
 
   static seqGap(expected: number, got: number) {
@@ -100,7 +152,10 @@ export class OplogError extends Error {
   }
 
   static historyTrimmed(cursor: number, oldest: number) {
-    return new OplogError('OPLOG_HISTORY_TRIMMED', `resume point ${cursor + 1} was trimmed; the oldest entry is ${oldest}`);
+    return new OplogError(
+      'OPLOG_HISTORY_TRIMMED',
+      `resume point ${cursor + 1} was trimmed; the oldest entry is ${oldest}`,
+    );
   }
 
   static applyFailed(cause: unknown) {
@@ -118,7 +173,10 @@ export class OplogError extends Error {
   }
 
   static needsTransaction(what: string) {
-    return new OplogError('OPLOG_NEEDS_TRANSACTION', `${what} must run inside em.transactional() so its oplog entries commit with it`);
+    return new OplogError(
+      'OPLOG_NEEDS_TRANSACTION',
+      `${what} must run inside em.transactional() so its oplog entries commit with it`,
+    );
   }
 
   static captureMisuse(detail: string) {

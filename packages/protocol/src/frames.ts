@@ -71,7 +71,12 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>;
 export type ErrorFrame = z.infer<typeof errorSchema>;
 
 /** What a producer may send; the consumer accepts nothing else. */
-export const producerFrameSchema = z.discriminatedUnion('type', [helloSchema, batchSchema, heartbeatSchema, errorSchema]);
+export const producerFrameSchema = z.discriminatedUnion('type', [
+  helloSchema,
+  batchSchema,
+  heartbeatSchema,
+  errorSchema,
+]);
 /** What a consumer may send; the producer accepts nothing else. */
 export const consumerFrameSchema = z.discriminatedUnion('type', [welcomeSchema, ackSchema, errorSchema]);
 
