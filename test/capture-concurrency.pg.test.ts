@@ -57,12 +57,14 @@ describe('capture seqs under concurrent writers on postgresql', () => {
         await fork.transactional(async (em) => {
           const question = em.create(Question, { id: randomUUID(), questionText: `w${id} t${i}`, pubDate: new Date() });
           await em.flush();
-          for (let c = 0; c < choices; c++) em.create(Choice, { id: randomUUID(), question, choiceText: `c${c}`, votes: 0 });
+          for (let c = 0; c < choices; c++)
+            em.create(Choice, { id: randomUUID(), question, choiceText: `c${c}`, votes: 0 });
         });
         committed += changes;
       } else {
         const question = fork.create(Question, { id: randomUUID(), questionText: `w${id} t${i}`, pubDate: new Date() });
-        for (let c = 0; c < choices; c++) fork.create(Choice, { id: randomUUID(), question, choiceText: `c${c}`, votes: 0 });
+        for (let c = 0; c < choices; c++)
+          fork.create(Choice, { id: randomUUID(), question, choiceText: `c${c}`, votes: 0 });
         await fork.flush();
         committed += changes;
       }
@@ -96,7 +98,8 @@ describe('capture seqs under concurrent writers on postgresql', () => {
         if (rows.length > 0) log.pollsWithNews++;
         for (const row of rows) {
           const seq = Number(row.seq);
-          if (seq !== last + 1) log.violations.push(`saw ${seq} right after ${last}: seq ${last + 1} was not visible yet`);
+          if (seq !== last + 1)
+            log.violations.push(`saw ${seq} right after ${last}: seq ${last + 1} was not visible yet`);
           log.seen.push(seq);
           last = Math.max(last, seq);
         }

@@ -300,9 +300,7 @@ export function captureSuite(driver: Driver): void {
       const third = newQuestion(next, 'Third?');
       await next.flush();
       const after = await readOutbox(orm);
-      expect(changesOf(after.slice(2))).toEqual([
-        change('Question', 'insert', { id: third.id }, questionImage(third)),
-      ]);
+      expect(changesOf(after.slice(2))).toEqual([change('Question', 'insert', { id: third.id }, questionImage(third))]);
       expect(after.map((e) => e.seq)).toEqual([1, 2, 3]);
     });
 

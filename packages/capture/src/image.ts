@@ -2,8 +2,9 @@ import type { EntityManager, EntityMetadata } from '@mikro-orm/core';
 import type { Json } from '@oplog/protocol';
 
 /**
- * The row as the ORM sees it after the write, keyed by property name, with relations as primary keys.
- * The comparator's snapshot is the same data MikroORM diffs against, so it is platform-neutral and complete.
+ * The row as the ORM sees it after the write, keyed by property name, with relations as primary keys: the
+ * comparator's snapshot, the same complete data MikroORM diffs against. Its values are the platform's (a datetime is
+ * epoch ms on SQLite, an ISO string once a PostgreSQL Date is JSON), so replay converts them by the target's metadata.
  */
 export function afterImage(em: EntityManager, entity: object): Record<string, Json> {
   return em.getComparator().prepareEntity(entity) as Record<string, Json>;
