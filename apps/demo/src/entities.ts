@@ -27,7 +27,7 @@ export const QuestionSchema = new EntitySchema<Question>({
   properties: {
     id: { type: 'uuid', primary: true },
     questionText: { type: 'string', length: 200 },
-    pubDate: { type: 'datetime' },
+    pubDate: { type: 'Date' }, // not 'datetime': MikroORM 6.6.16 on SQLite rewrites such a column on every flush of a loaded entity
     choices: {
       kind: '1:m',
       entity: () => Choice,
