@@ -1,3 +1,4 @@
+export { uncapturedCascades } from './cascade-check.js';
 export { schemaFingerprint } from './fingerprint.js';
 export { type OplogEntryRow, OUTBOX_ENTITY_NAMES, OUTBOX_TABLES, oplogEntities } from './outbox-schema.js';
 export { ensureSource, readSourceHead, type SourceHead } from './outbox-writer.js';

@@ -14,6 +14,7 @@ import {
 } from '@mikro-orm/core';
 import { type Json, OplogError } from '@oplog/protocol';
 import { nanoid } from 'nanoid';
+import { uncapturedCascades } from './cascade-check.js';
 import { afterImage, primaryKeyOf } from './image.js';
 import { OUTBOX_ENTITY_NAMES } from './outbox-schema.js';
 import { appendToOutbox, type PendingChange, type SourceHead } from './outbox-writer.js';
@@ -40,6 +41,7 @@ export class OplogCapture implements EventSubscriber {
   readonly #pending = new WeakMap<UnitOfWork, PendingChange[]>();
   readonly #txIds = new WeakMap<Transaction, string>();
   readonly #commits = new EventEmitter();
+  readonly #checked = new WeakSet<object>();
 
   constructor(options: CaptureOptions = {}) {
     this.#include = options.include && new Set(options.include);
@@ -68,6 +70,17 @@ export class OplogCapture implements EventSubscriber {
   onFlush({ em }: FlushEventArgs): void {
     if (!em.getTransactionContext() && !em.config.get('implicitTransactions')) {
       throw OplogError.needsTransaction('a flush with implicitTransactions disabled');
+    }
+    this.#warnOnce(em);
+  }
+
+  /** Database-level cascades are the one delete capture cannot see: say so the first time the app writes. */
+  #warnOnce(em: EntityManager): void {
+    const metadata = em.getMetadata();
+    if (this.#checked.has(metadata)) return;
+    this.#checked.add(metadata);
+    for (const warning of uncapturedCascades(metadata, (name) => this.replicates(name))) {
+      process.emitWarning(warning, { code: 'OPLOG_CASCADE_NOT_CAPTURED' });
     }
   }
 

@@ -69,6 +69,7 @@ export class Producer implements Service {
   readonly #reader: OutboxReader;
   readonly #options: typeof DEFAULTS & Pick<ProducerOptions, 'url' | 'token'>;
   readonly #schema: SchemaFingerprint;
+  readonly #cascadeWarnings: string[];
   readonly #logger: Logger;
   #status: ProducerStatus = { state: 'idle', headSeq: 0, ackedSeq: 0 };
   #session: ProducerSession | undefined;
@@ -76,7 +77,8 @@ export class Producer implements Service {
   #stopped = false;
   #wakeStop = () => {};
   #trimmedUpTo = 0;
-  #trimming = false;
+  #trimming: Promise<void> | undefined;
+  #trimTimer: NodeJS.Timeout | undefined;
   #lastTrimAt = 0;
   #running: Promise<void> | undefined;
 
@@ -95,6 +97,7 @@ export class Producer implements Service {
     }
     const capture = options.capture ?? OplogCapture.registeredOn(orm) ?? new OplogCapture();
     this.#schema = schemaFingerprint(orm.getMetadata(), (name) => capture.replicates(name));
+    this.#cascadeWarnings = uncapturedCascades(orm.getMetadata(), (name) => capture.replicates(name));
     this.#logger = (options.logger ?? createLogger()).child({ component: 'producer' });
   }
 
@@ -116,6 +119,7 @@ export class Producer implements Service {
       { sourceId: source.sourceId, incarnation: source.incarnation, url: this.#options.url, wake: this.#wakeup.source },
       'producer started',
     );
+    for (const warning of this.#cascadeWarnings) this.#logger.warn({ code: 'OPLOG_CASCADE_NOT_CAPTURED' }, warning);
     let attempt = 0;
     while (!this.#stopped) {
       const progressed = await this.#connectOnce(source);
@@ -181,22 +185,37 @@ export class Producer implements Service {
 
   #onDurable(seq: number): void {
     this.#status.ackedSeq = Math.max(this.#status.ackedSeq, seq);
-    void this.#maybeTrim();
+    this.#scheduleTrim();
   }
 
-  /** Trims acked entries at most once a second, off the ack path. */
-  async #maybeTrim(): Promise<void> {
+  /**
+   * Trims acked entries off the ack path, at most once a second. A trim that has to wait gets a timer rather than
+   * waiting for the next ack, which may never come: the last acks of a burst must leave the outbox too. A failed
+   * trim is retried the same way.
+   */
+  #scheduleTrim(): void {
+    if (this.#trimTimer || this.#trimming || this.#stopped) return;
+    if (this.#status.ackedSeq - this.#options.retainAcked <= this.#trimmedUpTo) return;
+    const wait = Math.max(0, this.#lastTrimAt + TRIM_EVERY_MS - Date.now());
+    this.#trimTimer = setTimeout(() => {
+      this.#trimTimer = undefined;
+      this.#trimming = this.#trim().finally(() => {
+        this.#trimming = undefined;
+        this.#scheduleTrim();
+      });
+    }, wait);
+    this.#trimTimer.unref();
+  }
+
+  async #trim(): Promise<void> {
     const upTo = this.#status.ackedSeq - this.#options.retainAcked;
-    if (this.#trimming || upTo <= this.#trimmedUpTo || Date.now() - this.#lastTrimAt < TRIM_EVERY_MS) return;
-    this.#trimming = true;
     try {
       await this.#reader.trim(upTo);
       this.#trimmedUpTo = upTo;
-      this.#lastTrimAt = Date.now();
     } catch (error) {
       this.#logger.warn({ err: error }, 'trim failed; will retry');
     } finally {
-      this.#trimming = false;
+      this.#lastTrimAt = Date.now();
     }
   }
 
@@ -212,6 +231,10 @@ export class Producer implements Service {
     this.#wakeStop();
     this.#session?.close(1001, 'producer stopping');
     await this.#running;
+    // The app may close the ORM right after: no trim may start or still run by then.
+    clearTimeout(this.#trimTimer);
+    this.#trimTimer = undefined;
+    await this.#trimming;
   }
 }
 
