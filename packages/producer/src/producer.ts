@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { ensureSource, OplogCapture, type SourceHead, schemaFingerprint } from '@oplog/capture';
+import { ensureSource, OplogCapture, type SourceHead, schemaFingerprint, uncapturedCascades } from '@oplog/capture';
 import { OplogError, type SchemaFingerprint } from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import WebSocket from 'ws';
