@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 import { postgresReachable } from './test/support/services.js';
 
@@ -10,12 +11,27 @@ if (!postgres) {
   console.warn(`${why}: skipping the *.pg.test.ts suites (start it, or run .ci/run, to include them)`);
 }
 
+// Browser suites (*.browser.test.ts) drive Debian's Chromium; the same rule: left out without it, fatal under CI.
+const CHROMIUM = '/usr/bin/chromium';
+const chromium = existsSync(CHROMIUM);
+if (!chromium) {
+  const why = `${CHROMIUM} is missing`;
+  if (process.env.CI === 'true') throw new Error(`${why}, and CI=true requires the browser suites`);
+  console.warn(
+    `${why}: skipping the *.browser.test.ts suites (apt-get install -y chromium, or run .ci/run, to include them)`,
+  );
+}
+
 export default defineConfig({
   resolve: { conditions: ['@oplog/source'] },
   ssr: { resolve: { conditions: ['@oplog/source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', ...(postgres ? [] : ['**/*.pg.test.ts'])],
+    exclude: [
+      '**/node_modules/**',
+      ...(postgres ? [] : ['**/*.pg.test.ts']),
+      ...(chromium ? [] : ['**/*.browser.test.ts']),
+    ],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -12,7 +12,7 @@ export class TcpProxy {
   #cutMidChunk = false;
   port = 0;
 
-  private constructor(private readonly target: { host: string; port: number }) {
+  private constructor(private target: { host: string; port: number }) {
     this.#server = createServer((client) => this.#accept(client));
   }
 
@@ -25,6 +25,11 @@ export class TcpProxy {
 
   get connections(): number {
     return this.#pairs.size;
+  }
+
+  /** Sends new connections to another port from now on (a restarted server that bound a new one). */
+  retarget(port: number): void {
+    this.target = { ...this.target, port };
   }
 
   /** Destroys every open connection now. */

@@ -46,6 +46,8 @@ program
       maxPayload: config.maxPayload,
       maxConnections: config.maxConnections,
       peerTimeoutMs: config.peerTimeoutMs,
+      dashboard: { token: config.dashboard.token, public: config.dashboard.public },
+      lagSampleMs: config.dashboard.sampleMs,
       logger,
     });
     try {

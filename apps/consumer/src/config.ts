@@ -1,29 +1,51 @@
+import { isLoopback } from '@oplog/consumer';
 import { dbConfigSchema } from '@oplog/runtime';
 import { z } from 'zod';
 
 /** Everything oplog-consumer reads, from --config FILE, OPLOG_* env vars and flags (in rising precedence). */
-export const consumerConfigSchema = z.strictObject({
-  listen: z
-    .strictObject({
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(7420),
-      path: z.string().startsWith('/').default('/oplog'),
-    })
-    .prefault({}),
-  db: dbConfigSchema.prefault({}),
-  /** The module exporting the replicated entities (the same definitions the local app uses). */
-  entities: z.string().min(1),
-  /** `update` creates missing tables and columns at start (never drops); `none` leaves the schema to migrations. */
-  schema: z.enum(['update', 'none']).default('update'),
-  /** sourceId → token; without it any source may connect (trusted networks only). */
-  tokens: z.record(z.string(), z.string().min(16)).optional(),
-  maxPayload: z
-    .number()
-    .int()
-    .min(1024)
-    .default(4 << 20),
-  maxConnections: z.number().int().positive().default(1000),
-  peerTimeoutMs: z.number().int().positive().default(10_000),
-});
+export const consumerConfigSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(7420),
+        path: z.string().startsWith('/').default('/oplog'),
+      })
+      .prefault({}),
+    db: dbConfigSchema.prefault({}),
+    /** The module exporting the replicated entities (the same definitions the local app uses). */
+    entities: z.string().min(1),
+    /** `update` creates missing tables and columns at start (never drops); `none` leaves the schema to migrations. */
+    schema: z.enum(['update', 'none']).default('update'),
+    /** sourceId → token; without it any source may connect (trusted networks only). */
+    tokens: z.record(z.string(), z.string().min(16)).optional(),
+    maxPayload: z
+      .number()
+      .int()
+      .min(1024)
+      .default(4 << 20),
+    maxConnections: z.number().int().positive().default(1000),
+    peerTimeoutMs: z.number().int().positive().default(10_000),
+    /** The lag dashboard, its API and /metrics, served on the listen port. */
+    dashboard: z
+      .strictObject({
+        /** Read access (?token= once, then a cookie; or Authorization: Bearer). Required beyond loopback. */
+        token: z.string().min(16).optional(),
+        /** Serve without a token even beyond loopback (behind your own authenticating proxy). */
+        public: z.boolean().default(false),
+        /** How often each source's lag is recorded for the chart; an hour of samples is kept. */
+        sampleMs: z.number().int().min(100).default(5000),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (!isLoopback(config.listen.host) && config.dashboard.token === undefined && !config.dashboard.public) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dashboard', 'token'],
+        message: `listen.host ${config.listen.host} is beyond loopback: set dashboard.token (OPLOG_DASHBOARD__TOKEN), or dashboard.public: true to serve the dashboard and /metrics openly`,
+      });
+    }
+  });
 
 export type ConsumerConfig = z.infer<typeof consumerConfigSchema>;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createProducer } from '@oplog/producer';
 import { createLogger, type DbConfig, runServices, type Service } from '@oplog/runtime';
 import { Command, Option } from 'commander';
+import { startFlakyLink } from './flaky-link.js';
 import { generateLoad } from './load.js';
 import { openLocalApp } from './local-app.js';
 import { runSeedScenario } from './scenario.js';
@@ -45,8 +46,8 @@ dbOptions(program.command('load').description('generate a steady or bursty polls
     const stop = new AbortController();
     process.once('SIGTERM', () => stop.abort());
     process.once('SIGINT', () => stop.abort());
-    const count = await generateLoad(orm, { ...flags, signal: stop.signal });
-    console.log(JSON.stringify({ transactions: count }));
+    const result = await generateLoad(orm, { ...flags, signal: stop.signal });
+    console.log(JSON.stringify(result));
     await orm.close();
   });
 
@@ -58,12 +59,18 @@ program
   .option('--dir <dir>', 'where the demo keeps its databases and logs', '.oplog-demo')
   .option('--port <port>', 'consumer port', Number, 7420)
   .option('--rate <n>', 'load, in transactions per second', Number, 5)
-  .action(async (flags: { dir: string; port: number; rate: number }) => {
+  .option('--steady', 'no congested link between the producer and the consumer')
+  .action(async (flags: { dir: string; port: number; rate: number; steady?: boolean }) => {
     const dir = resolve(flags.dir);
     mkdirSync(dir, { recursive: true });
     const logger = createLogger({ name: 'oplog-demo', level: 'warn' });
     const consumer = await startConsumer(dir, flags.port);
-    const url = `ws://127.0.0.1:${consumer.port}/oplog`;
+    say('dashboard', `http://127.0.0.1:${consumer.port}/`);
+    // The producer reaches the consumer through a link that congests now and then, so the lag chart has a story.
+    const link = flags.steady
+      ? undefined
+      : await startFlakyLink({ target: { host: '127.0.0.1', port: consumer.port }, everyMs: 30_000, holdMs: 6000 });
+    const url = `ws://127.0.0.1:${link?.port ?? consumer.port}/oplog`;
     say(
       'central',
       `oplog-consumer on ${url}, applying into ${join(dir, 'central.sqlite')} (log: ${join(dir, 'consumer.log')})`,
@@ -74,6 +81,7 @@ program
     say('local', `demo polls app writing to ${join(dir, 'local.sqlite')}, capture installed`);
     const producer = createProducer(orm, { url, logger });
     say('producer', `embedded in the local app, streaming its outbox to ${url}`);
+    if (link) say('network', "the link holds the consumer's acks for 6 s every 30 s: watch the lag rise and recover");
 
     const stop = new AbortController();
     const load: Service = {
@@ -98,12 +106,13 @@ program
       await runServices([central, producer, load], logger);
     } finally {
       clearInterval(status);
+      await link?.close();
       await orm.close();
     }
   });
 
 function say(part: string, text: string): void {
-  console.log(`${`[${part}]`.padEnd(11)}${text}`);
+  console.log(`${`[${part}]`.padEnd(12)}${text}`);
 }
 
 /** Runs oplog-consumer as its own process, as on a cloud host, and waits until it listens. */

@@ -47,6 +47,7 @@ program
       pollMs: config.pollMs,
       heartbeatMs: config.heartbeatMs,
       peerTimeoutMs: config.peerTimeoutMs,
+      backoff: config.backoff,
       capture: new OplogCapture({ include: config.include, exclude: config.exclude }),
       logger,
     });

@@ -26,6 +26,13 @@ export const producerConfigSchema = z.strictObject({
   pollMs: z.number().int().positive().default(500),
   heartbeatMs: z.number().int().positive().default(1000),
   peerTimeoutMs: z.number().int().positive().default(10_000),
+  /** Reconnecting: exponential from initialMs up to maxMs, with jitter. */
+  backoff: z
+    .strictObject({
+      initialMs: z.number().int().positive().default(100),
+      maxMs: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
 });
 
 export type ProducerConfig = z.infer<typeof producerConfigSchema>;

@@ -2,11 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { MikroORM, Transaction } from '@mikro-orm/core';
+import { buildDashboard, type DashboardAssets } from '@oplog/dashboard';
 import type { Cursor, Hello, OplogEntry, Position } from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import { WebSocketServer } from 'ws';
 import { type Applier, createApplier } from './applier.js';
 import { loadCursors, type StoredCursor, saveCursor } from './cursor-store.js';
+import { checkDashboardAccess, type DashboardOptions } from './dashboard-access.js';
+import { createHttpHandler } from './http-api.js';
+import { loadLagHistory } from './lag-history.js';
+import { LagMonitor } from './lag-monitor.js';
+import { ConsumerMetrics } from './metrics.js';
 import { ConsumerSession, type SessionHost } from './session.js';
 import { SourceState } from './source-state.js';
 
@@ -25,6 +31,11 @@ export interface ConsumerOptions {
   /** A silent producer (no frame, no pong) is cut off after this long. */
   peerTimeoutMs?: number;
   helloTimeoutMs?: number;
+  /** Read access to the dashboard and /metrics; a token is required when listening beyond loopback. */
+  dashboard?: DashboardOptions;
+  /** How often every source's lag is recorded for the dashboard's chart, and how long it is kept. */
+  lagSampleMs?: number;
+  lagRetentionMs?: number;
   logger?: Logger;
 }
 
@@ -36,7 +47,12 @@ const DEFAULTS = {
   maxConnections: 1000,
   peerTimeoutMs: 10_000,
   helloTimeoutMs: 10_000,
+  lagSampleMs: 5000,
+  lagRetentionMs: 3_600_000,
 };
+
+/** /healthz fails when an apply transaction has been running this long: the apply loop makes no progress. */
+const STALLED_APPLY_MS = 30_000;
 
 /** What the consumer knows of one source right now (for status, metrics and the dashboard). */
 export interface SourceSnapshot {
@@ -69,12 +85,22 @@ export class Consumer implements Service, SessionHost {
   #accepting = false;
   #closed: Promise<void> | undefined;
   #resolveClosed = () => {};
+  readonly metrics: ConsumerMetrics;
+  #monitor: LagMonitor | undefined;
+  #assets: Promise<DashboardAssets> | undefined;
+  /** source → when its apply transaction began, while one runs. */
+  readonly #applying = new Map<string, number>();
+  readonly #http: (req: IncomingMessage, res: ServerResponse) => void;
 
   constructor(orm: MikroORM, options: ConsumerOptions = {}) {
     this.#orm = orm;
     this.#options = { ...DEFAULTS, ...options };
+    checkDashboardAccess(this.#options.host, options.dashboard);
+    // Read fresh at each scrape, so the lag gauges agree with the cursor rows just committed.
+    this.metrics = new ConsumerMetrics(() => this.#monitor?.observe() ?? []);
     this.#applier = createApplier(orm, { entities: options.entities });
     this.logger = (options.logger ?? createLogger()).child({ component: 'consumer' });
+    this.#http = this.#createHttpHandler();
   }
 
   /** Listens, then resolves when the consumer has stopped. */
@@ -88,6 +114,16 @@ export class Consumer implements Service, SessionHost {
     if (this.#server) return this.address();
     this.#stored = await loadCursors(this.#orm.em.getConnection());
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#monitor = new LagMonitor(
+      () => this.sources(),
+      () => this.#orm.em.getConnection('write'),
+      this.#stored,
+      { sampleMs: this.#options.lagSampleMs, retainMs: this.#options.lagRetentionMs },
+      this.logger,
+    );
+    // Built in the background: replication must not wait for (or fail with) the page.
+    this.#assets = buildDashboard();
+    this.#assets.catch((error: unknown) => this.logger.error({ err: String(error) }, 'dashboard build failed'));
     const { maxPayload, path } = this.#options;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
     this.#server = createServer((req, res) => this.#onRequest(req, res));
@@ -98,6 +134,7 @@ export class Consumer implements Service, SessionHost {
     });
     this.#accepting = true;
     this.#sweep = setInterval(() => this.#sweepSilentPeers(), Math.min(1000, this.#options.peerTimeoutMs / 2));
+    this.#monitor.start();
     const address = this.address();
     this.logger.info({ host: address.address, port: address.port, path }, 'consumer listening');
     return address;
@@ -130,6 +167,8 @@ export class Consumer implements Service, SessionHost {
       );
       this.#sources.set(id, state);
     }
+    // The hello handler sets the new head right after this: push the connected state (and its lag) at once.
+    this.#monitor?.nudge();
     return state;
   }
 
@@ -149,6 +188,7 @@ export class Consumer implements Service, SessionHost {
     clearInterval(this.#sweep);
     for (const session of this.#sessions) session.close(1001, 'OPLOG_SHUTTING_DOWN: consumer stopping');
     await Promise.all([...this.#sources.values()].map((s) => s.idle()));
+    await this.#monitor?.stop();
     this.#wss?.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
@@ -157,11 +197,23 @@ export class Consumer implements Service, SessionHost {
 
   async #commit(source: string, entries: OplogEntry[], cursor: Cursor, head: Position): Promise<void> {
     const em = this.#orm.em.fork();
-    await em.transactional(async (tx) => {
-      const trx = tx.getTransactionContext<Transaction>()!;
-      await this.#applier.apply(tx, trx, entries);
-      await saveCursor(tx.getConnection('write'), trx, source, cursor, head);
-    });
+    const started = performance.now();
+    this.#applying.set(source, Date.now());
+    try {
+      await em.transactional(async (tx) => {
+        const trx = tx.getTransactionContext<Transaction>()!;
+        await this.#applier.apply(tx, trx, entries);
+        await saveCursor(tx.getConnection('write'), trx, source, cursor, head);
+      });
+    } finally {
+      this.#applying.delete(source);
+    }
+    this.metrics.committed(source, entries, (performance.now() - started) / 1000);
+  }
+
+  /** Counts an error that ended a session (SessionHost). */
+  sessionFailed(code: string): void {
+    this.metrics.error(code);
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void {
@@ -174,7 +226,10 @@ export class Consumer implements Service, SessionHost {
     this.#wss!.handleUpgrade(req, socket, head, (ws) => {
       const session = new ConsumerSession(ws, this);
       this.#sessions.add(session);
-      ws.on('close', () => this.#sessions.delete(session));
+      ws.on('close', () => {
+        this.#sessions.delete(session);
+        this.#monitor?.nudge();
+      });
       const helloTimer = setTimeout(() => {
         if (!session.sourceId) session.close(1008, 'OPLOG_HELLO_FIRST: no hello in time');
       }, this.#options.helloTimeoutMs);
@@ -194,19 +249,33 @@ export class Consumer implements Service, SessionHost {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/healthz' || url.pathname === '/readyz') {
-      const ok = this.#accepting;
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ok }));
-      return;
-    }
-    if (url.pathname === '/api/sources') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ now: Date.now(), sources: this.sources() }));
-      return;
-    }
-    res.writeHead(404).end();
+    this.#http(req, res);
+  }
+
+  #createHttpHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+    const connection = () => this.#orm.em.getConnection('write');
+    return createHttpHandler({
+      accepting: () => this.#accepting,
+      stalled: () => {
+        const now = Date.now();
+        return [...this.#applying].filter(([, since]) => now - since > STALLED_APPLY_MS).map(([source]) => source);
+      },
+      databaseReachable: () =>
+        connection()
+          .execute('select 1')
+          .then(
+            () => true,
+            () => false,
+          ),
+      sources: () => this.sources(),
+      lags: () => this.#monitor?.observe() ?? [],
+      history: (since, source) => loadLagHistory(connection(), since, source),
+      subscribe: (res) => this.#monitor!.subscribe(res),
+      metrics: this.metrics,
+      assets: () => this.#assets ?? Promise.reject(new Error('not listening')),
+      token: this.#options.dashboard?.token,
+      logger: this.logger,
+    });
   }
 }
 

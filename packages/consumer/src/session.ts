@@ -18,6 +18,8 @@ export interface SessionHost {
   sourceState(id: string, hello: Hello): SourceState;
   /** The expected token of a source; undefined when the consumer runs without credentials. */
   tokenFor(id: string): string | undefined | null;
+  /** Told of every error that ends a session (for the errors-by-code metric). */
+  sessionFailed?(code: string): void;
   readonly logger: Logger;
 }
 
@@ -56,6 +58,7 @@ export class ConsumerSession implements BatchOwner {
   }
 
   fail(error: OplogError): void {
+    this.host.sessionFailed?.(error.code);
     if (this.#closed) return;
     this.#logger.warn({ source: this.#source?.id, code: error.code, err: error.message }, 'session refused');
     this.#send(encodeFrame(errorFrame(error.code, error.message)));

@@ -40,9 +40,7 @@ export async function openOrm(db: DbConfig, extra: Partial<Options>): Promise<Mi
   } as Options;
   if (db.driver === 'sqlite') {
     const { MikroORM } = await import('@mikro-orm/sqlite');
-    const pragmas = process.env.XP_PRAGMAS ?? '';
-    const pool = { ...(extra.pool as object), afterCreate: (conn: { exec(sql: string, cb: (e: Error | null) => void): void }, done: (e: Error | null, c: unknown) => void) => (pragmas ? conn.exec(pragmas, (e) => done(e, conn)) : done(null, conn)) };
-    return (await MikroORM.init({ ...common, pool, dbName: db.name ?? 'oplog.sqlite' } as never)) as unknown as MikroORM;
+    return (await MikroORM.init({ ...common, dbName: db.name ?? 'oplog.sqlite' } as never)) as unknown as MikroORM;
   }
   const { MikroORM } = await import('@mikro-orm/postgresql');
   return (await MikroORM.init({

@@ -1,0 +1,171 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EntitySchema, type MikroORM } from '@mikro-orm/core';
+import { type OplogEntry, PROTOCOL_VERSION } from '@oplog/protocol';
+import { createLogger, openOrm } from '@oplog/runtime';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Consumer, type ConsumerOptions, createConsumer } from './consumer.js';
+import { consumerEntities, loadCursors } from './cursor-store.js';
+
+const Item = new EntitySchema<{ id: string; name: string }>({
+  name: 'Item',
+  properties: { id: { type: 'string', primary: true }, name: { type: 'string' } },
+});
+
+const TOKEN = 'dashboard-token-for-tests';
+let dir: string;
+let orm: MikroORM;
+const consumers: Consumer[] = [];
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'oplog-http-'));
+  orm = await openOrm(
+    { driver: 'sqlite', name: join(dir, 'central.sqlite') },
+    { entities: [Item, ...consumerEntities] },
+  );
+  await orm.schema.updateSchema({ safe: true });
+});
+
+afterEach(async () => {
+  for (const consumer of consumers.splice(0)) await consumer.stop();
+  await orm.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(options: ConsumerOptions = {}): Promise<{ consumer: Consumer; base: string }> {
+  const consumer = createConsumer(orm, { port: 0, logger: createLogger({ level: 'silent' }), ...options });
+  consumers.push(consumer);
+  const { port } = await consumer.listen();
+  return { consumer, base: `http://127.0.0.1:${port}` };
+}
+
+const entry = (seq: number): OplogEntry => ({
+  source: 's1',
+  incarnation: 'inc1',
+  seq,
+  txId: `tx${seq}`,
+  epoch: Date.now() - 1000,
+  entity: 'Item',
+  op: 'insert',
+  pk: { id: `i${seq}` },
+  after: { id: `i${seq}`, name: `item ${seq}` },
+});
+
+/** A bare producer: hello with `head`, then one batch of `entries`; resolves after its ack. */
+async function produce(base: string, head: number, entries: OplogEntry[]): Promise<WebSocket> {
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/oplog`);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const frames: { type: string }[] = [];
+  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+  const next = async (type: string) => {
+    for (let i = 0; i < 200; i++) {
+      const frame = frames.find((f) => f.type === type);
+      if (frame) return frame;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no ${type} frame: ${JSON.stringify(frames)}`);
+  };
+  ws.send(
+    JSON.stringify({
+      type: 'hello',
+      protocol: { min: 1, max: PROTOCOL_VERSION },
+      source: 's1',
+      incarnation: 'inc1',
+      head: { seq: head, epoch: Date.now() },
+      schema: {},
+    }),
+  );
+  await next('welcome');
+  ws.send(JSON.stringify({ type: 'batch', id: 1, entries }));
+  await next('ack');
+  return ws;
+}
+
+/** The value of one sample of a Prometheus text exposition. */
+function metric(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  if (!line) throw new Error(`no ${name}${labels} in\n${text}`);
+  return Number(line.split(' ')[1]);
+}
+
+describe('Consumer HTTP', () => {
+  it('exposes /metrics that agree with the cursor rows in the database', async () => {
+    const { consumer, base } = await start();
+    const ws = await produce(base, 8, [entry(1), entry(2), entry(3), entry(4), entry(5)]);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const row = (await loadCursors(orm.em.getConnection())).get('s1')!;
+    expect(row.seq).toBe(5);
+    expect(metric(text, 'oplog_changes_applied_total', '{source="s1"}')).toBe(row.seq);
+    expect(metric(text, 'oplog_lag_changes', '{source="s1"}')).toBe(8 - row.seq);
+    expect(metric(text, 'oplog_batches_applied_total', '{source="s1"}')).toBe(1);
+    expect(metric(text, 'oplog_sources_connected')).toBe(1);
+    expect(metric(text, 'oplog_apply_duration_seconds_count')).toBe(1);
+    expect(metric(text, 'oplog_bytes_applied_total', '{source="s1"}')).toBeGreaterThan(100);
+    expect(metric(text, 'oplog_lag_seconds', '{source="s1"}')).toBeGreaterThan(0);
+
+    // A batch that skips a seq is refused: counted by its code.
+    ws.send(JSON.stringify({ type: 'batch', id: 2, entries: [entry(7)] }));
+    await new Promise((resolve) => ws.once('close', resolve));
+    const after = await (await fetch(`${base}/metrics`)).text();
+    expect(metric(after, 'oplog_errors_total', '{code="OPLOG_SEQ_GAP"}')).toBe(1);
+    expect(consumer.sources()[0]?.lastError?.code).toBe('OPLOG_SEQ_GAP');
+  });
+
+  it('answers /healthz and /readyz, with the database checked', async () => {
+    const { base } = await start();
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ ok: true, stalled: [] });
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ ok: true, listening: true, database: true });
+  });
+
+  it('streams every source over SSE and keeps the lag history across a restart', async () => {
+    const first = await start({ lagSampleMs: 100 });
+    const ws = await produce(first.base, 5, [entry(1), entry(2), entry(3)]);
+    const response = await fetch(`${first.base}/api/events`);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    const message = JSON.parse(text.split('data: ')[1]!.split('\n')[0]!);
+    expect(message.sources).toMatchObject([{ id: 's1', state: 'live', lagChanges: 2 }]);
+    await reader.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    ws.close();
+    await first.consumer.stop();
+
+    // A new consumer on the same database: the source shows (offline) and its history is still there.
+    const second = await start();
+    const lag = (await (await fetch(`${second.base}/api/lag`)).json()) as { sources: unknown[] };
+    expect(lag.sources).toMatchObject([{ id: 's1', state: 'offline', cursor: { seq: 3 } }]);
+    type History = { points: [number, number, number][] };
+    const history = (await (await fetch(`${second.base}/api/history?source=s1`)).json()) as History;
+    expect(history.points.length).toBeGreaterThanOrEqual(2);
+    expect(history.points.at(-1)?.[1]).toBe(2);
+    const total = (await (await fetch(`${second.base}/api/history`)).json()) as History;
+    expect(total.points.length).toBe(history.points.length);
+  });
+
+  it('serves the dashboard and its API only with the token, but keeps the probes open', async () => {
+    const { base } = await start({ dashboard: { token: TOKEN } });
+    for (const path of ['/', '/api/lag', '/api/events', '/metrics', '/api/history']) {
+      expect((await fetch(`${base}${path}`)).status, path).toBe(401);
+    }
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    const once = await fetch(`${base}/?token=${TOKEN}`, { redirect: 'manual' });
+    expect(once.status).toBe(303);
+    expect(once.headers.get('location')).toBe('/');
+    const cookie = once.headers.get('set-cookie')!.split(';')[0]!;
+    const page = await fetch(`${base}/`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<script type="module" src="app.js">');
+    expect((await fetch(`${base}/app.js`, { headers: { cookie } })).headers.get('content-type')).toMatch(/javascript/);
+  });
+
+  it('refuses to listen beyond loopback without a dashboard token unless public on purpose', () => {
+    expect(() => createConsumer(orm, { host: '0.0.0.0' })).toThrow(/dashboard.token/);
+    expect(() => createConsumer(orm, { host: '0.0.0.0', dashboard: { public: true } })).not.toThrow();
+  });
+});

@@ -1,0 +1,109 @@
+import type { Position } from '@oplog/protocol';
+
+/**
+ * How a source is doing, as the dashboard and /metrics show it. Each state has one rule in `classify`, checked in
+ * the order of this list, so a new state (a snapshot in progress, a fenced source) is one more member and one more
+ * rule placed where it takes precedence.
+ */
+export const SOURCE_STATES = ['halted', 'offline', 'catching-up', 'live'] as const;
+export type SourceStateName = (typeof SOURCE_STATES)[number];
+
+/** A connected source whose oldest unapplied change is younger than this is live; older, it is catching up. */
+export const LIVE_LAG_MS = 5000;
+
+/** What the lag model reads about one source (a `SourceSnapshot` plus what the tracker remembered). */
+export interface LagInput {
+  connected: boolean;
+  cursor: Position;
+  head: Position;
+  lastError: { code: string; message: string; at: number } | undefined;
+  /** Positions of the source's log seen beyond the cursor (heads, batch ends): where the unapplied part starts. */
+  known: readonly Position[];
+  /** When the source was last seen connected; an error older than that did not end the current absence. */
+  lastConnectedAt?: number;
+  /** When the source last reported a head no further than the cursor: every later change was written after it. */
+  caughtUpAt?: number;
+}
+
+export interface Lag {
+  state: SourceStateName;
+  /** The producer's head seq minus the durable cursor's seq (as last heard: a dead producer reports nothing). */
+  changes: number;
+  /** Now minus the commit time of the oldest change not yet applied, estimated by `lagMs`; 0 when caught up. */
+  ms: number;
+}
+
+/** head − cursor, never negative (a head heard before a newer commit can trail the cursor for a moment). */
+export function lagChanges(cursor: Position, head: Position): number {
+  return Math.max(0, head.seq - cursor.seq);
+}
+
+/**
+ * Now minus the commit time of the oldest change not yet applied (the entry at cursor + 1), which the consumer
+ * has not seen yet. It is bounded from both sides, using that epochs grow with seq:
+ * - from below by the earliest position heard beyond the cursor (hello, heartbeat, batch end): that entry is at
+ *   or after cursor + 1, so it is no older. Exact when it is cursor + 1; while connected and idle, a new change is
+ *   heard within a heartbeat, so this is close. But after an outage the only position heard is the new head.
+ * - from above by the cursor's own epoch (cursor + 1 is no older than the cursor), and by `caughtUpAt`, when the
+ *   source last reported a head no further than the cursor (everything beyond was written after it). During a
+ *   catch-up the cursor's epoch moves through the backlog, so this bound follows the real lag closely.
+ *
+ * A connected source reports the upper bound (the safe answer to "am I caught up?"; it overshoots by at most the
+ * pause between the cursor's change and the next one). A disconnected one reports the lower bound: it may have
+ * written nothing since it left, and "offline since" says how long it has been away.
+ */
+export function lagMs(input: Omit<LagInput, 'lastError'>, now: number): number {
+  const { cursor, head } = input;
+  if (head.seq <= cursor.seq) return 0;
+  let earliest = head;
+  for (const position of input.known) if (position.seq > cursor.seq && position.seq < earliest.seq) earliest = position;
+  // Clocks of the two hosts differ; a negative age would only mean the source's clock runs ahead.
+  const low = Math.max(0, now - earliest.epoch);
+  const floor = Math.max(cursor.epoch, input.caughtUpAt ?? 0);
+  if (!input.connected || floor === 0 || earliest.seq === cursor.seq + 1) return low;
+  return Math.max(low, now - floor);
+}
+
+/** Halted: disconnected by an error (until it reconnects); offline: gone without one. */
+export function classify(
+  input: Pick<LagInput, 'connected' | 'lastError' | 'lastConnectedAt'>,
+  ms: number,
+): SourceStateName {
+  if (!input.connected) {
+    const { lastError, lastConnectedAt } = input;
+    return lastError && (lastConnectedAt === undefined || lastError.at >= lastConnectedAt) ? 'halted' : 'offline';
+  }
+  return ms >= LIVE_LAG_MS ? 'catching-up' : 'live';
+}
+
+export function lagOf(input: LagInput, now: number): Lag {
+  const ms = lagMs(input, now);
+  return { state: classify(input, ms), changes: lagChanges(input.cursor, input.head), ms };
+}
+
+/**
+ * Adds a position heard from the source to `known` (sorted by seq, only beyond the cursor) and keeps at most `max`
+ * of them: the earliest always stays, since it is the one the estimate reads; the others are thinned from the middle.
+ */
+export function rememberPosition(known: Position[], position: Position, cursorSeq: number, max = 16): Position[] {
+  const kept = known.filter((p) => p.seq > cursorSeq && p.seq !== position.seq);
+  if (position.seq > cursorSeq) kept.push(position);
+  kept.sort((a, b) => a.seq - b.seq);
+  while (kept.length > max) kept.splice(Math.floor(kept.length / 2), 1);
+  return kept;
+}
+
+/** One reading of a source's applied-entries counter. */
+export interface AppliedSample {
+  at: number;
+  applied: number;
+}
+
+/** Entries applied per second over the samples within `windowMs` of `now` (0 with fewer than two). */
+export function throughput(samples: readonly AppliedSample[], now: number, windowMs = 60_000): number {
+  const recent = samples.filter((s) => s.at >= now - windowMs);
+  const first = recent[0];
+  const last = recent.at(-1);
+  if (!first || !last || last.at <= first.at) return 0;
+  return Math.max(0, last.applied - first.applied) / ((last.at - first.at) / 1000);
+}

@@ -1,0 +1,33 @@
+import { count, duration } from './format.js';
+import type { SourceLag } from './types.js';
+
+export interface Summary {
+  live: number;
+  catchingUp: number;
+  offline: number;
+  halted: number;
+  text: string;
+}
+
+/** The line at the top: how many sources are in each state, and the total lag. */
+export function summarize(sources: readonly SourceLag[]): Summary {
+  let live = 0;
+  let catchingUp = 0;
+  let offline = 0;
+  let halted = 0;
+  let changes = 0;
+  let worst = 0;
+  for (const lag of sources) {
+    if (lag.state === 'live') live++;
+    else if (lag.state === 'catching-up') catchingUp++;
+    else if (lag.state === 'offline') offline++;
+    else halted++;
+    changes += lag.lagChanges;
+    worst = Math.max(worst, lag.lagMs);
+  }
+  const parts = [`${count(live)} live`];
+  if (catchingUp > 0) parts.push(`${count(catchingUp)} catching up`);
+  parts.push(`${count(offline)} offline`, `${count(halted)} halted`);
+  const text = `${parts.join(' · ')} — total lag ${count(changes)} changes, worst ${duration(worst)}`;
+  return { live, catchingUp, offline, halted, text };
+}

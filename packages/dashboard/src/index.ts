@@ -1,0 +1,1 @@
+export { buildDashboard, type DashboardAsset, type DashboardAssets } from './build.js';

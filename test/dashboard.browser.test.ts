@@ -1,0 +1,319 @@
+/// <reference lib="dom" />
+// The callbacks passed to page.evaluate / waitForFunction run in the page, hence the DOM types.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MikroORM } from '@mikro-orm/core';
+import { consumerEntities, createConsumer, loadCursors } from '@oplog/consumer';
+import { PROTOCOL_VERSION } from '@oplog/protocol';
+import { createLogger, openOrm } from '@oplog/runtime';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { pollsEntities } from '../apps/demo/src/entities.js';
+import { CliProcess, ENTITIES_MODULE } from './support/cli.js';
+import { createTestDatabase, type TestDatabase } from './support/databases.js';
+
+// Screenshots and measurements land here, for people to look at (and for CI to keep as artifacts).
+const ARTIFACTS = new URL('../test-results/dashboard/', import.meta.url).pathname;
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let profile: string;
+let browser: BrowserContext;
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  profile = mkdtempSync(join(tmpdir(), 'oplog-chromium-'));
+  // A persistent context on a fresh directory: Chromium gets its own --user-data-dir, as stack-facts asks.
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1280, height: 800 },
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+const row = (id: string) => `#sources tr[data-source="${id}"]`;
+
+/** The state and lag in changes the page shows for one source (null while it has no row). */
+function shown(page: Page, id: string) {
+  return page.evaluate((selector) => {
+    const tr = document.querySelector<HTMLElement>(selector);
+    if (!tr) return null;
+    const cell = tr.querySelector<HTMLElement>('[data-col="lag-changes"]')!;
+    return { state: tr.dataset['state']!, lagChanges: Number(cell.dataset['value']), text: tr.textContent ?? '' };
+  }, row(id));
+}
+
+describe('the lag dashboard, while the demo streams', () => {
+  const processes: CliProcess[] = [];
+  let source: TestDatabase;
+  let target: TestDatabase;
+
+  afterAll(async () => {
+    for (const process of processes) await process.kill('SIGKILL');
+    await source?.drop();
+    await target?.drop();
+  });
+
+  it('shows a source live, then offline when its producer dies, then live with lag 0 again, without a reload', async () => {
+    source = await createTestDatabase('sqlite', 'dash_src');
+    target = await createTestDatabase('sqlite', 'dash_dst');
+    const consumer = CliProcess.start('consumer', [
+      'start',
+      '--port',
+      '0',
+      '--db-name',
+      target.dbName,
+      '--entities',
+      ENTITIES_MODULE,
+    ]);
+    processes.push(consumer);
+    const port = Number((await consumer.waitForMessage('consumer listening')).port);
+    const base = `http://127.0.0.1:${port}`;
+    const load = CliProcess.start('demo', ['load', '--db-name', source.dbName, '--rate', '20']);
+    processes.push(load);
+    await sleep(1500); // the load creates the local tables, the outbox among them
+    const producerArgs = ['start', '--url', `ws://127.0.0.1:${port}/oplog`, '--db-name', source.dbName];
+    const startProducer = async () => {
+      const producer = CliProcess.start('producer', [...producerArgs, '--entities', ENTITIES_MODULE]);
+      processes.push(producer);
+      await producer.waitForMessage('producer started');
+      return producer;
+    };
+    let producer = await startProducer();
+    const sourceId = String((await producer.waitForMessage('producer started')).sourceId);
+
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    // 1. Live with lag near 0 (the load writes 20 transactions a second, so a change or two can be in flight).
+    await page.waitForFunction(
+      (selector) => {
+        const tr = document.querySelector<HTMLElement>(selector);
+        const lag = Number(tr?.querySelector<HTMLElement>('[data-col="lag-changes"]')?.dataset['value']);
+        return tr?.dataset['state'] === 'live' && lag <= 10;
+      },
+      row(sourceId),
+      { timeout: 30_000 },
+    );
+    await page.waitForTimeout(2500); // a few live updates, so the chart has points
+    await page.screenshot({ path: `${ARTIFACTS}1-live.png`, fullPage: true });
+    // Everything the row shows from now on, as it is rendered; and a marker a reload would wipe.
+    await page.evaluate((selector) => {
+      const seen: { state: string; lagChanges: number }[] = [];
+      Object.assign(window, { __seen: seen, __noReload: true });
+      const record = () => {
+        const tr = document.querySelector<HTMLElement>(selector);
+        const cell = tr?.querySelector<HTMLElement>('[data-col="lag-changes"]');
+        if (tr && cell) seen.push({ state: tr.dataset['state']!, lagChanges: Number(cell.dataset['value']) });
+      };
+      new MutationObserver(record).observe(document.querySelector('#sources tbody')!, {
+        subtree: true,
+        attributes: true,
+        childList: true,
+        characterData: true,
+      });
+    }, row(sourceId));
+
+    // 2. SIGKILL the producer; the app keeps writing. The row goes offline and says since when.
+    await producer.kill('SIGKILL');
+    await page.waitForFunction(
+      (selector) => document.querySelector<HTMLElement>(selector)?.dataset['state'] === 'offline',
+      row(sourceId),
+      { timeout: 15_000 },
+    );
+    const offline = (await shown(page, sourceId))!;
+    expect(offline.text).toMatch(/offline since \d/);
+    await sleep(4000);
+    await page.screenshot({ path: `${ARTIFACTS}2-offline.png`, fullPage: true });
+    await load.kill('SIGTERM');
+    const written = (load.logs.find((line) => 'transactions' in line)?.transactions as number) ?? 0;
+    expect(written).toBeGreaterThan(20);
+
+    // 3. Restart the producer: the backlog written meanwhile shows as lag, then the row is live with lag 0.
+    producer = await startProducer();
+    await page.waitForFunction(
+      (selector) => {
+        const tr = document.querySelector<HTMLElement>(selector);
+        const lag = Number(tr?.querySelector<HTMLElement>('[data-col="lag-changes"]')?.dataset['value']);
+        return tr?.dataset['state'] === 'live' && lag === 0;
+      },
+      row(sourceId),
+      { timeout: 30_000 },
+    );
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: `${ARTIFACTS}3-recovered.png`, fullPage: true });
+    const seen = await page.evaluate(
+      () => (window as unknown as { __seen: { state: string; lagChanges: number }[] }).__seen,
+    );
+    expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
+    const states = seen.map((s) => s.state);
+    expect(states).toContain('offline');
+    // The outage's backlog was shown as lag once the producer told its head again, higher than before the kill.
+    const peak = Math.max(...seen.slice(states.lastIndexOf('offline')).map((s) => s.lagChanges));
+    expect(peak).toBeGreaterThan(offline.lagChanges + 10);
+    expect(seen.at(-1)).toEqual({ state: 'live', lagChanges: 0 });
+
+    // /metrics agrees with the consumer's cursor row (this consumer applied everything since its first start).
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const orm = await openOrm(
+      { driver: 'sqlite', name: target.dbName },
+      { entities: [...pollsEntities, ...consumerEntities] },
+    );
+    try {
+      const cursor = (await loadCursors(orm.em.getConnection())).get(sourceId)!;
+      const value = (name: string) =>
+        Number(
+          metrics
+            .split('\n')
+            .find((l) => l.startsWith(`${name}{source="${sourceId}"} `))
+            ?.split(' ')[1],
+        );
+      expect(value('oplog_changes_applied_total')).toBe(cursor.seq);
+      expect(value('oplog_lag_changes')).toBe(cursor.head.seq - cursor.seq);
+    } finally {
+      await orm.close();
+    }
+
+    // The same page on a phone.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: `${ARTIFACTS}4-phone.png`, fullPage: true });
+    await page.close();
+  });
+});
+
+describe('the lag dashboard with 1,000 sources', () => {
+  const SOURCES = 1000;
+  let dir: string;
+  let orm: MikroORM;
+  const sockets: WebSocket[] = [];
+
+  afterAll(async () => {
+    for (const ws of sockets) ws.terminate();
+    await orm?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads, filters and sorts quickly while every source updates each second', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'oplog-dash1k-'));
+    orm = await openOrm(
+      { driver: 'sqlite', name: join(dir, 'central.sqlite') },
+      { entities: [...pollsEntities, ...consumerEntities] },
+    );
+    await orm.schema.updateSchema({ safe: true });
+    const consumer = createConsumer(orm, {
+      port: 0,
+      maxConnections: SOURCES + 10,
+      logger: createLogger({ level: 'warn' }),
+    });
+    const { port } = await consumer.listen();
+    try {
+      // Simulated producers: hello, then a heartbeat a second with a head that grows for a third of them.
+      const heads = new Map<string, number>();
+      await Promise.all(
+        Array.from({ length: SOURCES }, async (_, i) => {
+          const id = `site-${String(i).padStart(4, '0')}`;
+          heads.set(id, i % 3 === 0 ? i : 0);
+          const ws = new WebSocket(`ws://127.0.0.1:${port}/oplog`);
+          sockets.push(ws);
+          await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+          const head = { seq: heads.get(id)!, epoch: Date.now() - i * 10 };
+          ws.send(
+            JSON.stringify({
+              type: 'hello',
+              protocol: { min: 1, max: PROTOCOL_VERSION },
+              source: id,
+              incarnation: `inc-${id}`,
+              head,
+              schema: {},
+            }),
+          );
+        }),
+      );
+      const beat = setInterval(() => {
+        for (const [index, ws] of sockets.entries()) {
+          const id = `site-${String(index).padStart(4, '0')}`;
+          if (index % 3 === 0) heads.set(id, heads.get(id)! + 1);
+          if (ws.readyState === ws.OPEN)
+            ws.send(
+              JSON.stringify({ type: 'heartbeat', head: { seq: heads.get(id)!, epoch: Date.now() }, at: Date.now() }),
+            );
+        }
+      }, 1000);
+      // A tenth of them leave, so the summary has offline sources too.
+      for (const ws of sockets.filter((_, i) => i % 10 === 1)) ws.close();
+      try {
+        const page = await browser.newPage();
+        const started = Date.now();
+        await page.goto(`http://127.0.0.1:${port}/`);
+        await page.waitForFunction((n) => document.querySelectorAll('#sources tbody tr').length === n, SOURCES, {
+          timeout: 30_000,
+        });
+        const loadMs = Date.now() - started;
+        await page.evaluate(() => {
+          const tasks: number[] = [];
+          Object.assign(window, { __longTasks: tasks });
+          new PerformanceObserver((list) => tasks.push(...list.getEntries().map((e) => e.duration))).observe({
+            type: 'longtask',
+            buffered: false,
+          });
+        });
+        await page.waitForTimeout(5000); // five live updates of all 1,000 rows
+        const filterStart = Date.now();
+        await page.fill('#filter', 'site-0042');
+        await page.waitForFunction(() => document.querySelectorAll('#sources tbody tr').length === 1);
+        const filterMs = Date.now() - filterStart;
+        await page.fill('#filter', '');
+        const sortStart = Date.now();
+        await page.click('th[data-sort="lagChanges"]');
+        await page.waitForFunction(
+          () => document.querySelector('th[data-sort="lagChanges"]')?.getAttribute('aria-sort') === 'descending',
+        );
+        const sortMs = Date.now() - sortStart;
+        const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
+        const summary = await page.textContent('#summary');
+        await page.screenshot({ path: `${ARTIFACTS}5-thousand-sources.png` });
+        const report = {
+          sources: SOURCES,
+          loadMs,
+          filterMs,
+          sortMs,
+          longTasksDuringUpdates: longTasks.map(Math.round),
+          summary,
+        };
+        writeFileSync(`${ARTIFACTS}thousand-sources.json`, `${JSON.stringify(report, null, 2)}\n`);
+        console.log(`dashboard with ${SOURCES} sources: ${JSON.stringify(report)}`);
+        // A tenth left; a third have a growing head and no batches, so they are live or catching up by their lag.
+        const [, live, catchingUp] =
+          /^(\d+) live · (\d+) catching up · 100 offline · 0 halted/.exec(summary ?? '') ?? [];
+        expect(Number(live) + Number(catchingUp)).toBe(900);
+        expect(loadMs).toBeLessThan(5000);
+        expect(filterMs).toBeLessThan(1000);
+        expect(sortMs).toBeLessThan(1000);
+        // A live update of 1,000 rows must not block the page: no task anywhere near a dropped second.
+        expect(Math.max(0, ...longTasks)).toBeLessThan(250);
+        await page.close();
+      } finally {
+        clearInterval(beat);
+      }
+    } finally {
+      for (const ws of sockets) ws.terminate();
+      await consumer.stop();
+    }
+  });
+});

@@ -1,0 +1,4 @@
+import { streamSuite } from './suites/stream-suite.js';
+
+streamSuite('sqlite', 'postgresql');
+streamSuite('postgresql', 'postgresql');
