@@ -1,9 +1,19 @@
 #!/usr/bin/env -S node --conditions=@oplog/source --import tsx
 import { OplogCapture, oplogEntities } from '@oplog/capture';
-import { createProducer } from '@oplog/producer';
-import { ConfigError, createLogger, loadConfig, loadEntities, openOrm, runServices } from '@oplog/runtime';
+import { createProducer, type ProducerReport, ProducerStatusServer } from '@oplog/producer';
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  loadEntities,
+  openOrm,
+  runServices,
+  type Service,
+} from '@oplog/runtime';
 import { Command, Option } from 'commander';
+import { z } from 'zod';
 import { producerConfigSchema } from './config.js';
+import { reportCatchUp } from './progress.js';
 
 const program = new Command('oplog-producer').description(
   "Streams a local app's oplog to the central consumer (a sidecar next to the app, on the same database).",
@@ -23,6 +33,7 @@ program
   .option('--entities <module>', "module exporting the app's entities (env OPLOG_ENTITIES)")
   .option('--retain-acked <n>', 'acked entries to keep before trimming (env OPLOG_RETAIN_ACKED)', Number)
   .option('--poll-ms <ms>', 'fallback poll for new commits (env OPLOG_POLL_MS)', Number)
+  .option('--status-port <port>', 'serve /status and /metrics on this loopback port (env OPLOG_STATUS__PORT)', Number)
   .action(async (flags) => {
     const logger = createLogger({ name: 'oplog-producer' });
     const config = loadConfig(producerConfigSchema, {
@@ -35,6 +46,7 @@ program
         entities: flags.entities,
         retainAcked: flags.retainAcked,
         pollMs: flags.pollMs,
+        status: { port: flags.statusPort },
       },
     });
     const entities = await loadEntities(config.entities);
@@ -51,12 +63,59 @@ program
       capture: new OplogCapture({ include: config.include, exclude: config.exclude }),
       logger,
     });
+    const services: Service[] = [producer];
+    const { host, port } = config.status;
+    if (port !== undefined) services.push(new ProducerStatusServer(producer, orm, { host, port }));
+    const stopReporting = reportCatchUp(producer, logger.child({ component: 'producer' }));
     try {
-      await runServices([producer], logger);
+      await runServices(services, logger);
     } finally {
+      stopReporting();
       await orm.close();
     }
   });
+
+program
+  .command('status')
+  .description(
+    "print a running producer's backlog, the age of its oldest unacked change, its connection and last error",
+  )
+  .option('-c, --config <file>', 'JSON config file (its status.host / status.port say where to ask)')
+  .option('--status-url <url>', 'the running producer status endpoint', '')
+  .option('--json', 'print the raw JSON')
+  .action(async (flags: { config?: string; statusUrl: string; json?: boolean }) => {
+    const url = flags.statusUrl || statusUrlFromConfig(flags.config);
+    const response = await fetch(new URL('/status', url)).catch((error: Error) => {
+      console.error(
+        `oplog-producer: no producer answers at ${url} (${error.message}); is it running with status.port set?`,
+      );
+      process.exit(1);
+    });
+    const report = (await response.json()) as ProducerReport;
+    if (flags.json) return console.log(JSON.stringify(report));
+    const age = report.oldestUnackedAgeMs;
+    console.log(
+      `state            ${report.state}${report.connectedAt ? ` since ${new Date(report.connectedAt).toISOString()}` : ''}`,
+    );
+    console.log(`source           ${report.sourceId} (incarnation ${report.incarnation})`);
+    console.log(`backlog          ${report.backlog} changes (head ${report.headSeq}, acked ${report.ackedSeq})`);
+    console.log(`oldest unacked   ${age === 0 ? 'none: caught up' : `${(age / 1000).toFixed(1)} s old`}`);
+    console.log(`outbox           ${report.outboxEntries} entries`);
+    console.log(
+      `last error       ${report.lastError ? `${report.lastError.code}: ${report.lastError.message} (${new Date(report.lastError.at).toISOString()})` : 'none'}`,
+    );
+  });
+
+function statusUrlFromConfig(file: string | undefined): string {
+  const { status } = loadConfig(z.looseObject({ status: producerConfigSchema.shape.status }), {
+    file,
+    env: process.env,
+  });
+  if (status.port === undefined) {
+    throw new ConfigError('set --status-url, or status.port in the config (OPLOG_STATUS__PORT)');
+  }
+  return `http://${status.host}:${status.port}`;
+}
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -33,6 +33,13 @@ export const producerConfigSchema = z.strictObject({
       maxMs: z.number().int().positive().default(30_000),
     })
     .prefault({}),
+  /** Serves /status (read by `oplog-producer status`) and /metrics when a port is set; loopback by default. */
+  status: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).optional(),
+    })
+    .prefault({}),
 });
 
 export type ProducerConfig = z.infer<typeof producerConfigSchema>;
