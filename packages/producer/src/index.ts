@@ -1,5 +1,5 @@
 export { type BackoffOptions, backoffDelay } from './backoff.js';
 export { type BatchLimits, OutboxReader } from './outbox-reader.js';
 export { createProducer, Producer, type ProducerOptions, type ProducerState, type ProducerStatus } from './producer.js';
-export { type Wakeup, watchCommits } from './wakeup.js';
 export { type ProducerReport, ProducerStatusServer, producerReport } from './status-server.js';
+export { type Wakeup, watchCommits } from './wakeup.js';

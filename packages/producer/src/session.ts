@@ -193,7 +193,10 @@ export class ProducerSession {
         while (this.#hasRoom()) {
           const t0 = performance.now();
           const batch = await this.reader.read(this.source, this.#sentSeq, this.options.batch);
-          if (process.env.XTRACE) process.stderr.write(`TRACE producer ${Date.now() % 100000} readMs=${(performance.now() - t0).toFixed(1)} inflight=${this.#inflight.length} mem=${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)])))}\n`);
+          if (process.env.XTRACE)
+            process.stderr.write(
+              `TRACE producer ${Date.now() % 100000} readMs=${(performance.now() - t0).toFixed(1)} inflight=${this.#inflight.length} mem=${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)])))}\n`,
+            );
           if (!batch || !this.#hasRoom()) break;
           const id = ++this.#frameId;
           const data = `{"type":"batch","id":${id},"entries":${batch.json}}`;
