@@ -9,12 +9,13 @@ import {
 } from '@mikro-orm/core';
 import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
-import { OplogCapture, oplogEntities, readSourceHead } from '@oplog/capture';
-import { decodeProducerFrame, encodeFrame, type Json, type Op, type OplogEntry } from '@oplog/protocol';
+import { OplogCapture, oplogEntities } from '@oplog/capture';
+import { type Applier, createApplier } from '@oplog/consumer';
+import type { Json, OplogEntry } from '@oplog/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
-import { type Applier, createApplier } from '../../packages/consumer/src/applier.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
+import { outboxEntries } from '../support/outbox.js';
 
 /** Column types the polls app lacks, and a unique key besides the primary key. */
 class Gadget {
@@ -67,17 +68,6 @@ const VoteSchema = new EntitySchema<Vote>({
 
 const entities = [...pollsEntities, GadgetSchema, VoteSchema, ...oplogEntities];
 
-interface EntryRow {
-  seq: number | string;
-  tx_id: string;
-  epoch: number | string;
-  entity: string;
-  op: string;
-  pk: string;
-  after_image: string | null;
-  changed: string | null;
-}
-
 async function openOrm(db: TestDatabase, capture?: OplogCapture): Promise<MikroORM> {
   const options = { entities, subscribers: capture ? [capture] : [] };
   const orm =
@@ -86,34 +76,6 @@ async function openOrm(db: TestDatabase, capture?: OplogCapture): Promise<MikroO
       : await PostgresOrm.init({ ...options, dbName: db.dbName, clientUrl: db.clientUrl });
   await orm.schema.createSchema();
   return orm;
-}
-
-/** The source's outbox after `afterSeq`, as a consumer receives it: through a batch frame's JSON and its schema. */
-async function readEntries(orm: MikroORM, afterSeq = 0): Promise<OplogEntry[]> {
-  const connection = orm.em.getConnection();
-  const head = await readSourceHead(connection);
-  const rows: EntryRow[] = await connection.execute(
-    'select seq, tx_id, epoch, entity, op, pk, after_image, changed from oplog_entry where seq > ? order by seq',
-    [afterSeq],
-  );
-  if (!head || rows.length === 0) return [];
-  const entries = rows.map(
-    (row): OplogEntry => ({
-      source: head.sourceId,
-      incarnation: head.incarnation,
-      seq: Number(row.seq),
-      txId: row.tx_id,
-      epoch: Number(row.epoch),
-      entity: row.entity,
-      op: row.op as Op,
-      pk: JSON.parse(row.pk),
-      ...(row.after_image === null ? {} : { after: JSON.parse(row.after_image) }),
-      ...(row.changed === null ? {} : { changed: JSON.parse(row.changed) }),
-    }),
-  );
-  const frame = decodeProducerFrame(encodeFrame({ type: 'batch', id: 1, entries }));
-  if (frame.type !== 'batch') throw new Error('expected a batch');
-  return frame.entries;
 }
 
 async function applyBatch(orm: MikroORM, applier: Applier, entries: readonly OplogEntry[]): Promise<void> {
@@ -197,7 +159,7 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
       let applied = 0;
       /** Applies what the source captured since the last call, as one batch. */
       const replicate = async () => {
-        const entries = await readEntries(source, applied);
+        const entries = await outboxEntries(source, applied);
         if (entries.length > 0) await applyBatch(target, applier, entries);
         applied = entries.at(-1)?.seq ?? applied;
         return entries;
@@ -386,7 +348,7 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
       em.remove(choice);
       await em.flush();
 
-      const entries = await readEntries(source);
+      const entries = await outboxEntries(source);
       await applyBatch(target, applier, entries);
       const once = await expectInSync();
       await applyBatch(target, applier, entries);
@@ -550,7 +512,7 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
       const question = newQuestion(em);
       newChoice(em, question, 'Red');
       await em.flush();
-      const entries = await readEntries(source);
+      const entries = await outboxEntries(source);
       const [questionInsert, choiceInsert] = entries as [OplogEntry, OplogEntry];
       const after = choiceInsert.after!;
       const forged = (over: Partial<OplogEntry>): OplogEntry[] => [questionInsert, { ...choiceInsert, ...over }];
@@ -593,7 +555,7 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
       const question = newQuestion(em);
       newChoice(em, question, 'Red');
       await em.flush();
-      const [questionInsert, choiceInsert] = (await readEntries(source)) as [OplogEntry, OplogEntry];
+      const [questionInsert, choiceInsert] = (await outboxEntries(source)) as [OplogEntry, OplogEntry];
       const orphan = { ...choiceInsert, after: { ...choiceInsert.after, question: randomUUID() } };
 
       await expect(applyBatch(target, applier, [questionInsert, orphan])).rejects.toBeInstanceOf(

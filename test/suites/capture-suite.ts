@@ -12,6 +12,7 @@ import type { Json } from '@oplog/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
+import { outboxEntries } from '../support/outbox.js';
 
 type Image = Record<string, Json>;
 
@@ -25,17 +26,6 @@ export interface CapturedEntry {
   pk: Image;
   after: Image | null;
   changed: string[] | null;
-}
-
-interface EntryRow {
-  seq: number | string;
-  tx_id: string;
-  epoch: number | string;
-  entity: string;
-  op: string;
-  pk: string;
-  after_image: string | null;
-  changed: string | null;
 }
 
 /** Opens a MikroORM on `db` with the polls entities and the outbox tables; with `capture` as its subscriber. */
@@ -54,18 +44,15 @@ export async function openOrm(
 }
 
 export async function readOutbox(orm: MikroORM): Promise<CapturedEntry[]> {
-  const rows: EntryRow[] = await orm.em
-    .getConnection()
-    .execute('select seq, tx_id, epoch, entity, op, pk, after_image, changed from oplog_entry order by seq');
-  return rows.map((row) => ({
-    seq: Number(row.seq),
-    txId: row.tx_id,
-    epoch: Number(row.epoch),
-    entity: row.entity,
-    op: row.op,
-    pk: JSON.parse(row.pk) as Image,
-    after: row.after_image === null ? null : (JSON.parse(row.after_image) as Image),
-    changed: row.changed === null ? null : (JSON.parse(row.changed) as string[]),
+  return (await outboxEntries(orm)).map((e) => ({
+    seq: e.seq,
+    txId: e.txId,
+    epoch: e.epoch,
+    entity: e.entity,
+    op: e.op,
+    pk: e.pk as Image,
+    after: (e.after as Image | undefined) ?? null,
+    changed: e.changed ?? null,
   }));
 }
 
