@@ -15,6 +15,7 @@ import { LagMonitor } from './lag-monitor.js';
 import { ConsumerMetrics } from './metrics.js';
 import { ConsumerSession, type SessionHost } from './session.js';
 import { SourceState } from './source-state.js';
+import { useSqliteWal } from './sqlite-wal.js';
 
 export interface ConsumerOptions {
   host?: string;
@@ -36,6 +37,12 @@ export interface ConsumerOptions {
   /** How often every source's lag is recorded for the dashboard's chart, and how long it is kept. */
   lagSampleMs?: number;
   lagRetentionMs?: number;
+  /**
+   * SQLite only: switch the consumer's database to WAL with synchronous=FULL at start (see useSqliteWal), so an
+   * applied batch commits with one fsync instead of several, still durably. Default true; false leaves the journal
+   * mode alone (for a database on a network filesystem, where WAL cannot work).
+   */
+  sqliteWal?: boolean;
   logger?: Logger;
 }
 
@@ -49,6 +56,7 @@ const DEFAULTS = {
   helloTimeoutMs: 10_000,
   lagSampleMs: 5000,
   lagRetentionMs: 3_600_000,
+  sqliteWal: true,
 };
 
 /** /healthz fails when an apply transaction has been running this long: the apply loop makes no progress. */
@@ -112,6 +120,7 @@ export class Consumer implements Service, SessionHost {
   /** Loads the cursors and starts listening; resolves once the port is bound. */
   async listen(): Promise<AddressInfo> {
     if (this.#server) return this.address();
+    if (this.#options.sqliteWal) await useSqliteWal(this.#orm, this.logger);
     this.#stored = await loadCursors(this.#orm.em.getConnection());
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#monitor = new LagMonitor(
