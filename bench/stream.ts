@@ -40,10 +40,9 @@ import type { EventSubscriber, MikroORM } from '@mikro-orm/core';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { type Consumer, consumerEntities, createConsumer } from '@oplog/consumer';
 import { createLogger, type DbConfig, openOrm } from '@oplog/runtime';
-import pg from 'pg';
 import { pollsEntities, Question } from '../apps/demo/src/entities.js';
 import { tableChecksums } from '../test/support/checksum.js';
-import { createTestDatabase, type Driver } from '../test/support/databases.js';
+import { adminQuery, createTestDatabase, type Driver } from '../test/support/databases.js';
 import { PG_URL, postgresReachable } from '../test/support/services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -138,16 +137,6 @@ interface Backlog {
 async function newDb(driver: Driver, label: string): Promise<Db> {
   const db = await createTestDatabase(driver, label);
   return { driver, name: db.dbName, url: db.clientUrl, drop: db.drop };
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: `${PG_URL}/postgres` });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 /** A copy of `template`, so that every round starts from the same backlog without building it again. */

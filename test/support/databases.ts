@@ -36,7 +36,8 @@ export async function createTestDatabase(driver: Driver, label = 'test'): Promis
   };
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** Runs one statement on the server's `postgres` database (create / drop database). */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: `${PG_URL}/postgres` });
   await client.connect();
   try {
