@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/core';
-import { consumerEntities, createConsumer, loadCursors } from '@oplog/consumer';
+import { consumerEntities, createConsumer, loadSources } from '@oplog/consumer';
 import { PROTOCOL_VERSION } from '@oplog/protocol';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -175,7 +175,7 @@ describe('the lag dashboard, while the demo streams', () => {
       { entities: [...pollsEntities, ...consumerEntities] },
     );
     try {
-      const cursor = (await loadCursors(orm.em.getConnection())).get(sourceId)!;
+      const { cursor, head } = (await loadSources(orm.em.getConnection())).get(sourceId)!;
       const value = (name: string) =>
         Number(
           metrics
@@ -184,7 +184,7 @@ describe('the lag dashboard, while the demo streams', () => {
             ?.split(' ')[1],
         );
       expect(value('oplog_changes_applied_total')).toBe(cursor.seq);
-      expect(value('oplog_lag_changes')).toBe(cursor.head.seq - cursor.seq);
+      expect(value('oplog_lag_changes')).toBe(head.seq - cursor.seq);
     } finally {
       await orm.close();
     }

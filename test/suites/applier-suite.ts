@@ -10,7 +10,7 @@ import {
 import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
-import { type Applier, createApplier } from '@oplog/consumer';
+import { type Applier, consumerEntities, createApplier } from '@oplog/consumer';
 import type { Json, OplogEntry } from '@oplog/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
@@ -66,7 +66,7 @@ const VoteSchema = new EntitySchema<Vote>({
   },
 });
 
-const entities = [...pollsEntities, GadgetSchema, VoteSchema, ...oplogEntities];
+const entities = [...pollsEntities, GadgetSchema, VoteSchema, ...oplogEntities, ...consumerEntities];
 
 async function openOrm(db: TestDatabase, capture?: OplogCapture): Promise<MikroORM> {
   const options = { entities, subscribers: capture ? [capture] : [] };
@@ -79,7 +79,9 @@ async function openOrm(db: TestDatabase, capture?: OplogCapture): Promise<MikroO
 }
 
 async function applyBatch(orm: MikroORM, applier: Applier, entries: readonly OplogEntry[]): Promise<void> {
-  await orm.em.fork().transactional((em) => applier.apply(em, em.getTransactionContext<Transaction>()!, entries));
+  await orm.em
+    .fork()
+    .transactional((em) => applier.apply(em, em.getTransactionContext<Transaction>()!, entries, { source: 's1' }));
 }
 
 const byKey =
@@ -476,11 +478,18 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
       const execute = vi.spyOn(target.em.getConnection('write'), 'execute');
       await replicate();
       const statements = execute.mock.calls.map(([sql]) => String(sql).replace(/[`"]/g, '').split(' ', 3).join(' '));
+      // Each group also checks and records who owns its rows: two statements, whatever its size.
+      const owner = (write: string) => ['select pk, source', `${write} oplog_row_owner`];
       expect(statements).toEqual([
+        ...owner('insert into'),
         'insert into tag',
+        ...owner('insert into'),
         'insert into question',
+        ...owner('insert into'),
         'insert into choice',
+        ...owner('delete from'),
         'delete from choice',
+        ...owner('insert into'),
         'insert into question',
         'delete from question_tags',
         'insert into question_tags',
@@ -520,7 +529,7 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
       // The transaction commits: the refusal must come before any write.
       const refuses = (code: string, batch: OplogEntry[], applying = applier) =>
         target.em.fork().transactional(async (tx) => {
-          const applied = applying.apply(tx, tx.getTransactionContext<Transaction>()!, batch);
+          const applied = applying.apply(tx, tx.getTransactionContext<Transaction>()!, batch, { source: 's1' });
           await expect(applied).rejects.toMatchObject({ name: 'OplogError', code });
         });
       for (const entity of ['Nope', 'question_tags', 'OplogEntry', 'OplogSource', 'choice', '__proto__']) {

@@ -1,12 +1,13 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Choice, Question } from '../../apps/demo/src/entities.js';
 import type { CliProcess, LogLine } from '../support/cli.js';
 import type { Driver } from '../support/databases.js';
 import {
   expectExit,
+  harnessPerTest,
   type LoadResult,
-  StreamHarness,
+  type StreamHarness,
   sleep,
   waitForConvergence,
   waitForLogs,
@@ -39,22 +40,7 @@ const connected = (line: LogLine) => line.msg === 'connected';
  */
 export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
   describe(`stream ${sourceDriver} → ${targetDriver} through the CLIs`, () => {
-    let harness: StreamHarness | undefined;
-    const setUp = async () => {
-      harness = await StreamHarness.create(sourceDriver, targetDriver);
-      return harness;
-    };
-
-    beforeEach(({ onTestFailed }) => {
-      harness = undefined;
-      onTestFailed(() => {
-        if (harness) console.error(`process output of the failed test:\n${harness.logs()}`);
-      });
-    });
-
-    afterEach(async () => {
-      await harness?.dispose();
-    });
+    const setUp = harnessPerTest(sourceDriver, targetDriver);
 
     it(
       'replicates the seed scenario exactly, row by row',
@@ -219,8 +205,9 @@ export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
       async () => {
         const h = await setUp();
         const [, first] = await Promise.all([h.scenario(), h.startConsumer()]);
-        // Paced, so that the load still runs when the second process is stopped, however fast the machine is.
-        const load = h.load(SHORT_LOAD, 100);
+        // Paced, so that the load still runs when the second process is stopped, however fast (or busy) the
+        // machine is: a consumer restart and the producer's backoff can take several seconds on a loaded one.
+        const load = h.load(LOAD, 100);
         const proxy = await h.proxy(first.port);
         const producer = await h.startProducer(proxy.port);
 

@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, rmSync } from 'node:fs';
 import type { MikroORM } from '@mikro-orm/core';
 import { oplogEntities } from '@oplog/capture';
 import { openOrm } from '@oplog/runtime';
-import { expect } from 'vitest';
-import { pollsEntities } from '../../apps/demo/src/entities.js';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
 import { tableChecksums } from './checksum.js';
 import { CliProcess, ENTITIES_MODULE, type LogLine } from './cli.js';
-import { createTestDatabase, type Driver, type TestDatabase } from './databases.js';
+import { adminQuery, createTestDatabase, type Driver, type TestDatabase } from './databases.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 export const REPLICATED = ['Question', 'Choice', 'Tag'] as const;
@@ -21,6 +23,8 @@ export interface SourceStatus {
   cursor: { seq: number; epoch: number };
   appliedEntries: number;
   connected: boolean;
+  snapshot?: { reason: string; rows: number; total: number; percent: number };
+  lastResync?: { reason: string; at: number };
 }
 
 /** Where the two sides stand: the source's head, the consumer's durable cursor and both copies' checksums. */
@@ -83,15 +87,15 @@ export class StreamHarness {
   }
 
   /** Starts oplog-consumer on the target on a free port; resolves once it listens. */
-  async startConsumer(): Promise<{ process: CliProcess; port: number }> {
-    const consumer = this.#spawn('consumer', 'consumer', [
-      'start',
-      '--port',
-      '0',
-      ...dbArgs(this.target),
-      '--entities',
-      ENTITIES_MODULE,
-    ]);
+  async startConsumer(
+    options: { entities?: string; env?: Record<string, string> } = {},
+  ): Promise<{ process: CliProcess; port: number }> {
+    const consumer = this.#spawn(
+      'consumer',
+      'consumer',
+      ['start', '--port', '0', ...dbArgs(this.target), '--entities', options.entities ?? ENTITIES_MODULE],
+      options.env,
+    );
     const listening = await consumer.waitForMessage('consumer listening');
     return { process: consumer, port: Number(listening.port) };
   }
@@ -106,6 +110,65 @@ export class StreamHarness {
     );
     await producer.waitForMessage('producer started');
     return producer;
+  }
+
+  /**
+   * Fills the source with rows written before capture was installed (no outbox entries): `questions` questions with
+   * `choices` choices each, and tags on every other question.
+   */
+  async seedUncaptured(questions: number, choices: number): Promise<void> {
+    const orm = await this.sourceOrm();
+    await orm.schema.updateSchema({ safe: true });
+    const em = orm.em.fork();
+    const tags = Array.from({ length: 20 }, (_, i) => em.create(Tag, { id: randomUUID(), label: `tag ${i}` }));
+    for (let q = 0; q < questions; q++) {
+      const question = em.create(Question, {
+        id: randomUUID(),
+        questionText: `Old question ${q}`,
+        pubDate: new Date(),
+      });
+      if (q % 2 === 0) question.tags.add(tags[q % tags.length]!, tags[(q + 7) % tags.length]!);
+      for (let c = 0; c < choices; c++) {
+        em.create(Choice, { id: randomUUID(), question, choiceText: `Old choice ${q}.${c}`, votes: c });
+      }
+      if (q % 500 === 499) await em.flush();
+    }
+    await em.flush();
+  }
+
+  /** Copies the source database aside (every process on it must be stopped): a backup to restore later. */
+  async backupSource(): Promise<void> {
+    await this.#closeSourceOrm();
+    if (this.source.driver === 'sqlite') copyFileSync(this.source.dbName, `${this.source.dbName}.backup`);
+    else {
+      await adminQuery(`drop database if exists ${this.source.dbName}_backup with (force)`);
+      await adminQuery(`create database ${this.source.dbName}_backup template ${this.source.dbName}`);
+    }
+  }
+
+  /** Puts the backup back in place of the source database (every process on it must be stopped). */
+  async restoreSource(): Promise<void> {
+    await this.#closeSourceOrm();
+    const { dbName } = this.source;
+    if (this.source.driver === 'sqlite') {
+      for (const suffix of ['-journal', '-wal', '-shm']) rmSync(`${dbName}${suffix}`, { force: true });
+      copyFileSync(`${dbName}.backup`, dbName);
+    } else {
+      await adminQuery(`drop database ${dbName} with (force)`);
+      await adminQuery(`create database ${dbName} template ${dbName}_backup`);
+    }
+  }
+
+  async #closeSourceOrm(): Promise<void> {
+    await this.#sourceOrm?.close();
+    this.#sourceOrm = undefined;
+  }
+
+  /** One per-source sample of the consumer's /metrics. */
+  async metric(port: number, name: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+    return Number(line?.split(' ').at(-1) ?? 0);
   }
 
   /** A proxy to `port` (0: nowhere yet, for one started in refuse mode and retargeted later). */
@@ -227,6 +290,9 @@ export class StreamHarness {
     await attempt(() => this.#sourceOrm?.close());
     await attempt(() => this.#targetOrm?.close());
     await attempt(() => this.source.drop());
+    if (this.source.driver === 'postgresql') {
+      await attempt(() => adminQuery(`drop database if exists ${this.source.dbName}_backup with (force)`));
+    }
     await attempt(() => this.target.drop());
     if (failures.length > 0) throw new AggregateError(failures, 'stream harness cleanup failed');
   }
@@ -247,6 +313,27 @@ export class StreamHarness {
     this.processes.push({ label: `${label} #${this.processes.length + 1}`, cli: started });
     return started;
   }
+}
+
+/**
+ * Registers, in the calling describe block, hooks that dispose each test's harness and print its processes' output
+ * when the test fails; returns the set-up that creates the harness.
+ */
+export function harnessPerTest(sourceDriver: Driver, targetDriver: Driver): () => Promise<StreamHarness> {
+  let harness: StreamHarness | undefined;
+  beforeEach(({ onTestFailed }) => {
+    harness = undefined;
+    onTestFailed(() => {
+      if (harness) console.error(`process output of the failed test:\n${harness.logs()}`);
+    });
+  });
+  afterEach(async () => {
+    await harness?.dispose();
+  });
+  return async () => {
+    harness = await StreamHarness.create(sourceDriver, targetDriver);
+    return harness;
+  };
 }
 
 /**

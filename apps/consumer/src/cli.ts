@@ -23,6 +23,12 @@ program
   .addOption(
     new Option('--schema <mode>', 'create missing tables at start (env OPLOG_SCHEMA)').choices(['update', 'none']),
   )
+  .addOption(
+    new Option('--schema-policy <policy>', 'when a source schema differs (env OPLOG_SCHEMA_POLICY)').choices([
+      'refuse',
+      'apply-known',
+    ]),
+  )
   .action(async (flags) => {
     const logger = createLogger({ name: 'oplog-consumer' });
     const config = loadConfig(consumerConfigSchema, {
@@ -33,6 +39,7 @@ program
         db: { driver: flags.dbDriver, name: flags.dbName, url: flags.dbUrl },
         entities: flags.entities,
         schema: flags.schema,
+        schemaPolicy: flags.schemaPolicy,
       },
     });
     const entities = await loadEntities(config.entities);
@@ -43,6 +50,7 @@ program
       port: config.listen.port,
       path: config.listen.path,
       tokens: config.tokens,
+      schemaPolicy: config.schemaPolicy,
       maxPayload: config.maxPayload,
       maxConnections: config.maxConnections,
       peerTimeoutMs: config.peerTimeoutMs,

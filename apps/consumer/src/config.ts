@@ -17,6 +17,11 @@ export const consumerConfigSchema = z
     entities: z.string().min(1),
     /** `update` creates missing tables and columns at start (never drops); `none` leaves the schema to migrations. */
     schema: z.enum(['update', 'none']).default('update'),
+    /**
+     * A source whose replicated entities differ from ours in fields or types: `refuse` it (default), or
+     * `apply-known`: apply the fields both sides share and report the rest.
+     */
+    schemaPolicy: z.enum(['refuse', 'apply-known']).default('refuse'),
     /** sourceId → token; without it any source may connect (trusted networks only). */
     tokens: z.record(z.string(), z.string().min(16)).optional(),
     maxPayload: z

@@ -55,6 +55,7 @@ program
       url: config.url,
       token: config.token,
       batch: config.batch,
+      window: config.window,
       retainAcked: config.retainAcked,
       pollMs: config.pollMs,
       heartbeatMs: config.heartbeatMs,

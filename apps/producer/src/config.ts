@@ -22,6 +22,17 @@ export const producerConfigSchema = z.strictObject({
         .default(1 << 20),
     })
     .prefault({}),
+  /** Frames (batches or snapshot pages) and bytes sent but not yet acked, at most. */
+  window: z
+    .strictObject({
+      frames: z.number().int().positive().default(8),
+      bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(8 << 20),
+    })
+    .prefault({}),
   retainAcked: z.number().int().nonnegative().default(0),
   pollMs: z.number().int().positive().default(500),
   heartbeatMs: z.number().int().positive().default(1000),

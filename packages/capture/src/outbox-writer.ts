@@ -39,6 +39,17 @@ export async function ensureSource(connection: Connection, trx?: Transaction): P
   await connection.execute(CREATE_SOURCE, [nanoid(), nanoid(), Date.now()], 'run', trx);
 }
 
+/**
+ * Gives the source a new incarnation: its producer found that the log no longer continues what the consumer
+ * applied (the database was restored from a backup), so the consumer must resnapshot it instead of taking the
+ * reused seqs for changes it already has.
+ */
+export async function renewIncarnation(connection: Connection): Promise<string> {
+  const incarnation = nanoid();
+  await connection.execute(`update ${SOURCE} set incarnation = ? where slot = 1`, [incarnation], 'run');
+  return incarnation;
+}
+
 export async function readSourceHead(connection: Connection, trx?: Transaction): Promise<SourceHead | undefined> {
   const rows = await connection.execute<SourceRow[]>(
     `select source_id, incarnation, head_seq, head_epoch from ${SOURCE} where slot = 1`,

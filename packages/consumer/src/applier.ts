@@ -9,12 +9,35 @@ import {
   type Transaction,
   type TransformContext,
 } from '@mikro-orm/core';
-import { OUTBOX_ENTITY_NAMES } from '@oplog/capture';
-import { type Json, type OplogEntry, OplogError } from '@oplog/protocol';
+import { OUTBOX_ENTITY_NAMES, schemaFingerprint } from '@oplog/capture';
+import { type Json, type OplogEntry, OplogError, type SchemaFingerprint } from '@oplog/protocol';
+import { claimSql, foreignOwnersSql, releaseSql } from './row-owner.js';
+
+/** Whose entries these are, and which of their fields to leave out (schemaPolicy apply-known). */
+export interface ApplyContext {
+  source: string;
+  /** entity → fields the consumer does not apply. */
+  ignore?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The entities the source declared in its hello: entries of any other are refused like unknown ones. */
+  entities?: ReadonlySet<string>;
+}
 
 export interface Applier {
-  /** Applies already-admitted entries (in seq order, gapless, whole transactions) inside `trx`. Throws on any failure; the caller rolls back. */
-  apply(em: EntityManager, trx: Transaction, entries: readonly OplogEntry[]): Promise<void>;
+  /** The accepted entities, parents before the entities that reference them (the order a full state is written in). */
+  readonly entities: readonly string[];
+  /** The consumer's own fingerprint of the accepted entities, to compare with a source's. */
+  readonly fingerprint: SchemaFingerprint;
+  /**
+   * Applies already-admitted entries (in seq order, gapless, whole transactions) inside `trx`, and records which
+   * source owns each row. Throws on any failure, OPLOG_NOT_OWNER for a row another source owns; the caller rolls back.
+   */
+  apply(em: EntityManager, trx: Transaction, entries: readonly OplogEntry[], context: ApplyContext): Promise<void>;
+  /** Checks and converts entries without writing anything: throws what `apply` would throw for their content. */
+  validate(entries: readonly OplogEntry[], context: ApplyContext): void;
+  /** A primary key's canonical text: how ownership and staging identify a row. */
+  rowKey(entity: string, pk: Record<string, Json>): string;
+  /** The primary key a `rowKey` stands for. */
+  keyToPk(entity: string, key: string): Record<string, Json>;
 }
 
 export interface ApplierOptions {
@@ -38,6 +61,8 @@ type Write = (value: Json, out: unknown[]) => void;
 interface Statement {
   sql: string;
   params: unknown[];
+  /** A query whose rows, if any, make the whole apply fail with this error. */
+  refuse?: (rows: { pk: string; source: string }[]) => OplogError;
 }
 
 interface ColumnProp {
@@ -100,13 +125,19 @@ export function createApplier(orm: MikroORM, options: ApplierOptions = {}): Appl
   const plans = new Map<string, EntityPlan>();
   for (const meta of acceptedEntities(orm, options.entities)) plans.set(meta.className, planEntity(meta, driver));
 
-  function compile(entries: readonly OplogEntry[]): Statement[] {
+  function planOf(entity: string): EntityPlan {
+    const plan = plans.get(entity);
+    if (!plan) throw OplogError.unknownEntity(entity);
+    return plan;
+  }
+
+  function compile(entries: readonly OplogEntry[], { source, ignore, entities }: ApplyContext): Statement[] {
     const out: Statement[] = [];
     let start = 0;
     while (start < entries.length) {
       const first = entries[start]!;
-      const plan = plans.get(first.entity);
-      if (!plan) throw OplogError.unknownEntity(first.entity);
+      if (entities && !entities.has(first.entity)) throw OplogError.unknownEntity(first.entity);
+      const plan = planOf(first.entity);
       const remove = first.op === 'delete';
       let end = start + 1;
       while (
@@ -117,27 +148,99 @@ export function createApplier(orm: MikroORM, options: ApplierOptions = {}): Appl
         end++;
       }
       const group = entries.slice(start, end);
+      compileOwnership(plan, group, source, remove, out);
       if (remove) compileDeletes(plan, group, out);
-      else compileUpserts(plan, group, out);
+      else compileUpserts(plan, group, ignore?.get(plan.name), out);
       start = end;
     }
     return out;
   }
 
   return {
-    async apply(em, trx, entries) {
+    entities: applyOrder([...plans.keys()].map((name) => orm.getMetadata().get(name))),
+    fingerprint: schemaFingerprint(orm.getMetadata(), (name) => plans.has(name)),
+    async apply(em, trx, entries, context) {
       // Everything is checked and converted before the first write, so a refused batch writes nothing.
-      const statements = compile(entries);
+      const statements = compile(entries, context);
       const connection = em.getConnection('write');
-      for (const { sql, params } of statements) {
+      for (const { sql, params, refuse } of statements) {
+        let rows: { pk: string; source: string }[];
         try {
-          await connection.execute(sql, params, 'run', trx);
+          rows = await connection.execute(sql, params, refuse ? 'all' : 'run', trx);
         } catch (error) {
           throw driver.convertException(error as Error);
         }
+        if (refuse && rows.length > 0) throw refuse(rows);
       }
     },
+    validate(entries, context) {
+      compile(entries, context);
+    },
+    rowKey(entity, pk) {
+      return rowKeyOf(planOf(entity), pk);
+    },
+    keyToPk(entity, key) {
+      const plan = planOf(entity);
+      const parsed = JSON.parse(key) as Json;
+      const values = plan.pk.length === 1 ? [parsed] : (parsed as Json[]);
+      return Object.fromEntries(plan.pk.map((column, i) => [column.name, values[i] ?? null]));
+    },
   };
+}
+
+/** The raw key values in primary key order, as JSON: the same text whichever source or platform sent them. */
+function rowKeyOf(plan: EntityPlan, pk: Record<string, Json>): string {
+  const [only] = plan.pk;
+  if (plan.pk.length === 1 && only) return JSON.stringify(pk[only.name] ?? null);
+  return JSON.stringify(plan.pk.map((column) => pk[column.name] ?? null));
+}
+
+/**
+ * Refuses rows another source owns, then records (upserts) or forgets (deletes) this source's ownership, in the
+ * same transaction as the data.
+ */
+function compileOwnership(
+  plan: EntityPlan,
+  entries: readonly OplogEntry[],
+  source: string,
+  remove: boolean,
+  out: Statement[],
+): void {
+  const keys = [...new Set(entries.map((entry) => rowKeyOf(plan, entry.pk)))];
+  for (const chunk of chunks(keys, MAX_ROWS)) {
+    out.push({
+      sql: foreignOwnersSql(chunk.length),
+      params: [plan.name, source, ...chunk],
+      refuse: ([row]) => OplogError.notOwner(plan.name, row!.pk, row!.source),
+    });
+    out.push(
+      remove
+        ? { sql: releaseSql(chunk.length), params: [plan.name, source, ...chunk] }
+        : { sql: claimSql(chunk.length), params: chunk.flatMap((key) => [plan.name, key, source]) },
+    );
+  }
+}
+
+/** Parents first: an entity comes after every entity it references (many-to-one, owned one-to-one, owned pivots). */
+function applyOrder(metas: readonly EntityMetadata[]): string[] {
+  const names = new Set(metas.map((meta) => meta.className));
+  const ordered: string[] = [];
+  const visiting = new Set<string>();
+  const visit = (meta: EntityMetadata) => {
+    if (ordered.includes(meta.className) || visiting.has(meta.className)) return;
+    visiting.add(meta.className);
+    for (const prop of meta.relations) {
+      const references =
+        prop.kind === ReferenceKind.MANY_TO_ONE ||
+        (prop.owner && (prop.kind === ReferenceKind.ONE_TO_ONE || prop.kind === ReferenceKind.MANY_TO_MANY));
+      if (references && names.has(prop.targetMeta!.className) && prop.targetMeta!.className !== meta.className) {
+        visit(prop.targetMeta!);
+      }
+    }
+    ordered.push(meta.className);
+  };
+  for (const meta of metas) visit(meta);
+  return ordered;
 }
 
 function acceptedEntities(orm: MikroORM, names: readonly string[] | undefined): EntityMetadata[] {
@@ -311,7 +414,12 @@ function keyWriter(where: string, converts: Convert[]): Write {
   };
 }
 
-function compileUpserts(plan: EntityPlan, entries: readonly OplogEntry[], out: Statement[]): void {
+function compileUpserts(
+  plan: EntityPlan,
+  entries: readonly OplogEntry[],
+  ignore: ReadonlySet<string> | undefined,
+  out: Statement[],
+): void {
   let rows: Row[] = [];
   let byKey = new Map<string, number>();
   const flush = () => {
@@ -322,7 +430,7 @@ function compileUpserts(plan: EntityPlan, entries: readonly OplogEntry[], out: S
   // Per pivot and owner, the last list of target keys: each list is complete, so the last one is the state.
   const lists = new Map<PivotProp, Map<string, { owner: unknown[]; targets: Json }>>();
   for (const entry of entries) {
-    const row = readRow(plan, entry);
+    const row = readRow(plan, entry, ignore);
     if (rows.length > 0 && rows[0]!.shape !== row.shape) flush();
     const at = byKey.get(row.key);
     if (at !== undefined && plan.dedupe) {
@@ -343,7 +451,7 @@ function compileUpserts(plan: EntityPlan, entries: readonly OplogEntry[], out: S
   for (const [pivot, owners] of lists) compilePivot(pivot, [...owners.values()], out);
 }
 
-function readRow(plan: EntityPlan, entry: OplogEntry): Row {
+function readRow(plan: EntityPlan, entry: OplogEntry, ignore: ReadonlySet<string> | undefined): Row {
   const { after } = entry;
   if (!after) throw OplogError.badFrame(`entry ${entry.seq}: an ${entry.op} needs an after-image`);
   const pk = readKey(plan, entry);
@@ -351,6 +459,7 @@ function readRow(plan: EntityPlan, entry: OplogEntry): Row {
   let tags = '';
   const pivots: [PivotProp, Json][] = [];
   for (const name of Object.keys(after)) {
+    if (ignore?.has(name)) continue;
     const value = after[name]!;
     const column = plan.columns.get(name);
     if (column) {

@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntitySchema, type MikroORM } from '@mikro-orm/core';
+import { schemaFingerprint } from '@oplog/capture';
 import { type OplogEntry, PROTOCOL_VERSION } from '@oplog/protocol';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Consumer, type ConsumerOptions, createConsumer } from './consumer.js';
-import { consumerEntities, loadCursors } from './cursor-store.js';
+import { consumerEntities, loadSources } from './cursor-store.js';
 
 const Item = new EntitySchema<{ id: string; name: string }>({
   name: 'Item',
@@ -53,7 +54,10 @@ const entry = (seq: number): OplogEntry => ({
   after: { id: `i${seq}`, name: `item ${seq}` },
 });
 
-/** A bare producer: hello with `head`, then one batch of `entries`; resolves after its ack. */
+/**
+ * A bare producer of a source with no rows before its log: hello, an empty snapshot page when the consumer asks for
+ * one, a heartbeat reporting `head`, then one batch of `entries`; resolves after its ack.
+ */
 async function produce(base: string, head: number, entries: OplogEntry[]): Promise<WebSocket> {
   const ws = new WebSocket(`${base.replace('http', 'ws')}/oplog`);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -67,18 +71,18 @@ async function produce(base: string, head: number, entries: OplogEntry[]): Promi
     }
     throw new Error(`no ${type} frame: ${JSON.stringify(frames)}`);
   };
-  ws.send(
-    JSON.stringify({
-      type: 'hello',
-      protocol: { min: 1, max: PROTOCOL_VERSION },
-      source: 's1',
-      incarnation: 'inc1',
-      head: { seq: head, epoch: Date.now() },
-      schema: {},
-    }),
-  );
-  await next('welcome');
-  ws.send(JSON.stringify({ type: 'batch', id: 1, entries }));
+  const empty = { seq: 0, epoch: 0 };
+  const schema = schemaFingerprint(orm.getMetadata(), (name) => name === 'Item');
+  const hello = { protocol: { min: PROTOCOL_VERSION, max: PROTOCOL_VERSION }, source: 's1', incarnation: 'inc1' };
+  ws.send(JSON.stringify({ type: 'hello', ...hello, head: empty, oldest: 1, schema }));
+  const welcome = (await next('welcome')) as unknown as { snapshot: { entities: string[] } | null };
+  expect(welcome.snapshot?.entities).toEqual(['Item']);
+  const page = { entity: 'Item', rows: [], after: null, head: empty, remaining: 0, done: true };
+  ws.send(JSON.stringify({ type: 'snapshot', id: 1, ...page }));
+  await next('ack');
+  frames.length = 0;
+  ws.send(JSON.stringify({ type: 'heartbeat', head: { seq: head, epoch: Date.now() }, at: Date.now() }));
+  ws.send(JSON.stringify({ type: 'batch', id: 2, entries }));
   await next('ack');
   return ws;
 }
@@ -95,10 +99,10 @@ describe('Consumer HTTP', () => {
     const { consumer, base } = await start();
     const ws = await produce(base, 8, [entry(1), entry(2), entry(3), entry(4), entry(5)]);
     const text = await (await fetch(`${base}/metrics`)).text();
-    const row = (await loadCursors(orm.em.getConnection())).get('s1')!;
-    expect(row.seq).toBe(5);
-    expect(metric(text, 'oplog_changes_applied_total', '{source="s1"}')).toBe(row.seq);
-    expect(metric(text, 'oplog_lag_changes', '{source="s1"}')).toBe(8 - row.seq);
+    const row = (await loadSources(orm.em.getConnection())).get('s1')!;
+    expect(row.cursor.seq).toBe(5);
+    expect(metric(text, 'oplog_changes_applied_total', '{source="s1"}')).toBe(row.cursor.seq);
+    expect(metric(text, 'oplog_lag_changes', '{source="s1"}')).toBe(8 - row.cursor.seq);
     expect(metric(text, 'oplog_batches_applied_total', '{source="s1"}')).toBe(1);
     expect(metric(text, 'oplog_sources_connected')).toBe(1);
     expect(metric(text, 'oplog_apply_duration_seconds_count')).toBe(1);
@@ -106,7 +110,7 @@ describe('Consumer HTTP', () => {
     expect(metric(text, 'oplog_lag_seconds', '{source="s1"}')).toBeGreaterThan(0);
 
     // A batch that skips a seq is refused: counted by its code.
-    ws.send(JSON.stringify({ type: 'batch', id: 2, entries: [entry(7)] }));
+    ws.send(JSON.stringify({ type: 'batch', id: 3, entries: [entry(7)] }));
     await new Promise((resolve) => ws.once('close', resolve));
     const after = await (await fetch(`${base}/metrics`)).text();
     expect(metric(after, 'oplog_errors_total', '{code="OPLOG_SEQ_GAP"}')).toBe(1);

@@ -1,20 +1,28 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { MikroORM, Transaction } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
 import { buildDashboard, type DashboardAssets } from '@oplog/dashboard';
-import type { Cursor, Hello, OplogEntry, Position } from '@oplog/protocol';
+import {
+  describeDifference,
+  diffSchemas,
+  type Hello,
+  OplogError,
+  type Position,
+  type SchemaDifference,
+} from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import { WebSocketServer } from 'ws';
-import { type Applier, createApplier } from './applier.js';
-import { loadCursors, type StoredCursor, saveCursor } from './cursor-store.js';
+import { type Applier, type ApplyContext, createApplier } from './applier.js';
+import { loadSources, type StoredSource } from './cursor-store.js';
 import { checkDashboardAccess, type DashboardOptions } from './dashboard-access.js';
 import { createHttpHandler } from './http-api.js';
 import { loadLagHistory } from './lag-history.js';
 import { LagMonitor } from './lag-monitor.js';
 import { ConsumerMetrics } from './metrics.js';
 import { ConsumerSession, type SessionHost } from './session.js';
-import { SourceState } from './source-state.js';
+import { SourceState, type Step } from './source-state.js';
+import { DatabaseSourceStore } from './source-store.js';
 import { useSqliteWal } from './sqlite-wal.js';
 
 export interface ConsumerOptions {
@@ -27,6 +35,11 @@ export interface ConsumerOptions {
   tokens?: Record<string, string>;
   /** Entity names accepted from sources (default: every entity of the consumer's ORM). */
   entities?: readonly string[];
+  /**
+   * When a source's entities have fields or types other than the consumer's: `refuse` the session (default), or
+   * `apply-known`: apply the fields both have with the same type, leave out the rest, and report them.
+   */
+  schemaPolicy?: 'refuse' | 'apply-known';
   maxPayload?: number;
   maxConnections?: number;
   /** A silent producer (no frame, no pong) is cut off after this long. */
@@ -57,6 +70,7 @@ const DEFAULTS = {
   lagSampleMs: 5000,
   lagRetentionMs: 3_600_000,
   sqliteWal: true,
+  schemaPolicy: 'refuse' as 'refuse' | 'apply-known',
 };
 
 /** /healthz fails when an apply transaction has been running this long: the apply loop makes no progress. */
@@ -72,6 +86,11 @@ export interface SourceSnapshot {
   lastSeenAt: number | undefined;
   lastError: SourceState['lastError'];
   appliedEntries: number;
+  /** While the source is being snapshotted: why, and how far (rows staged of the rows counted). */
+  snapshot: { reason: string; rows: number; total: number; percent: number } | undefined;
+  lastResync: SourceState['lastResync'];
+  /** Fields left out under schemaPolicy apply-known. */
+  schemaDifferences: SchemaDifference[];
 }
 
 /**
@@ -84,9 +103,14 @@ export class Consumer implements Service, SessionHost {
   readonly #orm: MikroORM;
   readonly #options: typeof DEFAULTS & ConsumerOptions;
   readonly #applier: Applier;
+  readonly #store: DatabaseSourceStore;
+  /** source → the schema differences its last hello showed (apply-known only). */
+  readonly #differences = new Map<string, SchemaDifference[]>();
+  /** source → how its entries are applied, from its last hello: the entities it declared, the fields left out. */
+  readonly #contexts = new Map<string, ApplyContext>();
   readonly #sources = new Map<string, SourceState>();
   readonly #sessions = new Set<ConsumerSession>();
-  #stored = new Map<string, StoredCursor>();
+  #stored = new Map<string, StoredSource>();
   #server: Server | undefined;
   #wss: WebSocketServer | undefined;
   #sweep: NodeJS.Timeout | undefined;
@@ -107,6 +131,7 @@ export class Consumer implements Service, SessionHost {
     // Read fresh at each scrape, so the lag gauges agree with the cursor rows just committed.
     this.metrics = new ConsumerMetrics(() => this.#monitor?.observe() ?? []);
     this.#applier = createApplier(orm, { entities: options.entities });
+    this.#store = new DatabaseSourceStore(orm, this.#applier, (source) => this.#contextOf(source));
     this.logger = (options.logger ?? createLogger()).child({ component: 'consumer' });
     this.#http = this.#createHttpHandler();
   }
@@ -121,7 +146,7 @@ export class Consumer implements Service, SessionHost {
   async listen(): Promise<AddressInfo> {
     if (this.#server) return this.address();
     if (this.#options.sqliteWal) await useSqliteWal(this.#orm, this.logger);
-    this.#stored = await loadCursors(this.#orm.em.getConnection());
+    this.#stored = await loadSources(this.#orm.em.getConnection());
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#monitor = new LagMonitor(
       () => this.sources(),
@@ -163,22 +188,74 @@ export class Consumer implements Service, SessionHost {
       lastSeenAt: s.lastSeenAt,
       lastError: s.lastError,
       appliedEntries: s.appliedEntries,
+      snapshot: s.snapshot && {
+        reason: s.snapshot.reason,
+        rows: s.snapshot.rows,
+        total: s.snapshot.total,
+        percent: s.snapshot.total > 0 ? Math.min(100, (100 * s.snapshot.rows) / s.snapshot.total) : 0,
+      },
+      lastResync: s.lastResync,
+      schemaDifferences: this.#differences.get(s.id) ?? [],
     }));
   }
 
   sourceState(id: string, hello: Hello): SourceState {
     let state = this.#sources.get(id);
     if (!state) {
-      const stored = this.#stored.get(id);
-      const cursor: Cursor = stored ?? { incarnation: null, seq: 0, epoch: 0 };
-      state = new SourceState(id, cursor, stored?.head ?? hello.head, (source, entries, next, head) =>
-        this.#commit(source, entries, next, head),
-      );
+      const stored = this.#stored.get(id) ?? {
+        cursor: { incarnation: null, seq: 0, epoch: 0, txId: null },
+        covered: [],
+        snapshot: undefined,
+        head: hello.head,
+      };
+      state = new SourceState(id, stored, {
+        restart: (step) => this.#store.restart(step),
+        commit: (step) => this.#commit(step),
+      });
       this.#sources.set(id, state);
     }
     // The hello handler sets the new head right after this: push the connected state (and its lag) at once.
     this.#monitor?.nudge();
     return state;
+  }
+
+  get peerTimeoutMs(): number {
+    return this.#options.peerTimeoutMs;
+  }
+
+  /**
+   * Entities the consumer does not replicate are refused outright (never created from frame data). Fields and
+   * types must match, unless schemaPolicy is apply-known: then what differs is left out and reported.
+   */
+  admit(hello: Hello): OplogError | undefined {
+    const ours = this.#applier.fingerprint;
+    const unknown = Object.keys(hello.schema).find((entity) => !Object.hasOwn(ours, entity));
+    if (unknown) return OplogError.unknownEntity(unknown);
+    const differences = diffSchemas(hello.schema, ours);
+    if (differences.length > 0 && this.#options.schemaPolicy === 'refuse') {
+      return OplogError.schemaMismatch(differences.map(describeDifference));
+    }
+    const ignored = new Map<string, Set<string>>();
+    for (const { entity, field, kind } of differences) {
+      if (kind !== 'source') ignored.set(entity, (ignored.get(entity) ?? new Set()).add(field));
+    }
+    this.#differences.set(hello.source, differences);
+    this.#contexts.set(hello.source, {
+      source: hello.source,
+      ignore: ignored,
+      entities: new Set(Object.keys(hello.schema)),
+    });
+    if (differences.length > 0) {
+      this.logger.warn(
+        { source: hello.source, code: 'OPLOG_SCHEMA_MISMATCH', differences: differences.map(describeDifference) },
+        'schema differs: applying the fields both sides share (schemaPolicy apply-known)',
+      );
+    }
+    return undefined;
+  }
+
+  entitiesOf(hello: Hello): string[] {
+    return this.#applier.entities.filter((entity) => Object.hasOwn(hello.schema, entity));
   }
 
   tokenFor(id: string): string | undefined | null {
@@ -204,20 +281,23 @@ export class Consumer implements Service, SessionHost {
     this.#resolveClosed();
   }
 
-  async #commit(source: string, entries: OplogEntry[], cursor: Cursor, head: Position): Promise<void> {
-    const em = this.#orm.em.fork();
+  async #commit(step: Step): ReturnType<DatabaseSourceStore['commit']> {
     const started = performance.now();
-    this.#applying.set(source, Date.now());
+    this.#applying.set(step.source, Date.now());
     try {
-      await em.transactional(async (tx) => {
-        const trx = tx.getTransactionContext<Transaction>()!;
-        await this.#applier.apply(tx, trx, entries);
-        await saveCursor(tx.getConnection('write'), trx, source, cursor, head);
-      });
+      const outcome = await this.#store.commit(step);
+      if (step.page) this.metrics.snapshotRows(step.source, step.page.rows.length);
+      if (step.entries.length > 0) {
+        this.metrics.committed(step.source, step.entries, (performance.now() - started) / 1000);
+      }
+      return outcome;
     } finally {
-      this.#applying.delete(source);
+      this.#applying.delete(step.source);
     }
-    this.metrics.committed(source, entries, (performance.now() - started) / 1000);
+  }
+
+  #contextOf(source: string): ApplyContext {
+    return this.#contexts.get(source) ?? { source };
   }
 
   /** Counts an error that ended a session (SessionHost). */

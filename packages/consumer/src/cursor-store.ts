@@ -1,6 +1,8 @@
 import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
-import type { Cursor, Position } from '@oplog/protocol';
+import type { Cursor, Position, SourceRecord } from '@oplog/protocol';
 import { OplogLagSample } from './lag-history.js';
+import { OplogRowOwner } from './row-owner.js';
+import { loadSnapshots, OplogSnapshotRow, OplogSnapshotState } from './snapshot-store.js';
 
 /** One row per source: what is durably applied, committed in the same transaction as the data. */
 export interface OplogCursorRow {
@@ -8,6 +10,9 @@ export interface OplogCursorRow {
   incarnation: string;
   seq: number;
   epoch: number;
+  txId: string | null;
+  /** JSON list of the entities whose rows are complete here (see SourceRecord.covered). */
+  entities: string;
   headSeq: number;
   headEpoch: number;
   updatedAt: number;
@@ -23,6 +28,8 @@ export const OplogCursor = new EntitySchema<OplogCursorRow>({
     incarnation: { type: 'string', length: 64 },
     seq: { type: 'bigint' },
     epoch: { type: 'bigint' },
+    txId: { type: 'string', length: 64, fieldName: 'tx_id', nullable: true },
+    entities: { type: 'text', default: '[]' },
     headSeq: { type: 'bigint', fieldName: 'head_seq' },
     headEpoch: { type: 'bigint', fieldName: 'head_epoch' },
     updatedAt: { type: 'bigint', fieldName: 'updated_at' },
@@ -30,9 +37,10 @@ export const OplogCursor = new EntitySchema<OplogCursorRow>({
 });
 
 /** The consumer's own tables; add them to the consumer's ORM entities (the consumer never captures). */
-export const consumerEntities = [OplogCursor, OplogLagSample];
+export const consumerEntities = [OplogCursor, OplogLagSample, OplogRowOwner, OplogSnapshotState, OplogSnapshotRow];
 
-export interface StoredCursor extends Cursor {
+/** What the consumer durably knows of a source, and the head it last heard. */
+export interface StoredSource extends SourceRecord {
   head: Position;
   updatedAt: number;
 }
@@ -42,20 +50,28 @@ interface Row {
   incarnation: string;
   seq: number | string;
   epoch: number | string;
+  tx_id: string | null;
+  entities: string;
   head_seq: number | string;
   head_epoch: number | string;
   updated_at: number | string;
 }
 
-export async function loadCursors(connection: Connection): Promise<Map<string, StoredCursor>> {
+export async function loadSources(connection: Connection): Promise<Map<string, StoredSource>> {
   const rows = await connection.execute<Row[]>(`select * from ${TABLE}`);
+  const snapshots = await loadSnapshots(connection);
   return new Map(
     rows.map((row: Row) => [
       row.source,
       {
-        incarnation: row.incarnation,
-        seq: Number(row.seq),
-        epoch: Number(row.epoch),
+        cursor: {
+          incarnation: row.incarnation,
+          seq: Number(row.seq),
+          epoch: Number(row.epoch),
+          txId: row.tx_id,
+        },
+        covered: JSON.parse(row.entities) as string[],
+        snapshot: snapshots.get(row.source),
         head: { seq: Number(row.head_seq), epoch: Number(row.head_epoch) },
         updatedAt: Number(row.updated_at),
       },
@@ -68,14 +84,26 @@ export async function saveCursor(
   trx: Transaction,
   source: string,
   cursor: Cursor,
+  covered: readonly string[],
   head: Position,
   now = Date.now(),
 ): Promise<void> {
   await connection.execute(
-    `insert into ${TABLE} (source, incarnation, seq, epoch, head_seq, head_epoch, updated_at) values (?, ?, ?, ?, ?, ?, ?)
+    `insert into ${TABLE} (source, incarnation, seq, epoch, tx_id, entities, head_seq, head_epoch, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (source) do update set incarnation = excluded.incarnation, seq = excluded.seq, epoch = excluded.epoch,
-       head_seq = excluded.head_seq, head_epoch = excluded.head_epoch, updated_at = excluded.updated_at`,
-    [source, cursor.incarnation, cursor.seq, cursor.epoch, head.seq, head.epoch, now],
+       tx_id = excluded.tx_id, entities = excluded.entities, head_seq = excluded.head_seq, head_epoch = excluded.head_epoch,
+       updated_at = excluded.updated_at`,
+    [
+      source,
+      cursor.incarnation,
+      cursor.seq,
+      cursor.epoch,
+      cursor.txId,
+      JSON.stringify(covered),
+      head.seq,
+      head.epoch,
+      now,
+    ],
     'run',
     trx,
   );

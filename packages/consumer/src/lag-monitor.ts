@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Connection } from '@mikro-orm/core';
 import type { Logger } from '@oplog/runtime';
 import type { SourceSnapshot } from './consumer.js';
-import type { StoredCursor } from './cursor-store.js';
+import type { StoredSource } from './cursor-store.js';
 import { pruneLagSamples, saveLagSamples } from './lag-history.js';
 import { LagTracker, type SourceLag } from './lag-tracker.js';
 
@@ -36,7 +36,7 @@ export class LagMonitor {
   constructor(
     private readonly snapshots: () => SourceSnapshot[],
     private readonly connection: () => Connection,
-    stored: ReadonlyMap<string, StoredCursor>,
+    stored: ReadonlyMap<string, StoredSource>,
     private readonly options: LagMonitorOptions,
     private readonly logger: Logger,
   ) {

@@ -1,6 +1,6 @@
 import type { Position } from '@oplog/protocol';
 import type { SourceSnapshot } from './consumer.js';
-import type { StoredCursor } from './cursor-store.js';
+import type { StoredSource } from './cursor-store.js';
 import { type AppliedSample, lagOf, rememberPosition, type SourceStateName, throughput } from './lag.js';
 
 /** One source as the dashboard, the SSE stream and /metrics show it. */
@@ -17,6 +17,10 @@ export interface SourceLag {
   /** When an offline or halted source was last heard; null while connected. */
   offlineSince: number | null;
   lastError: { code: string; message: string; at: number } | null;
+  /** While snapshotting: why, and how far. */
+  snapshot: SourceSnapshot['snapshot'] | null;
+  /** The last full resync (restore from backup, trimmed history, new source) and when. */
+  lastResync: SourceSnapshot['lastResync'] | null;
 }
 
 interface Memory {
@@ -36,10 +40,10 @@ const THROUGHPUT_WINDOW_MS = 60_000;
  */
 export class LagTracker {
   readonly #memory = new Map<string, Memory>();
-  readonly #stored: ReadonlyMap<string, StoredCursor>;
+  readonly #stored: ReadonlyMap<string, StoredSource>;
 
   /** `stored`: the durable cursors at start, so sources that have not reconnected since a restart still show. */
-  constructor(stored: ReadonlyMap<string, StoredCursor> = new Map()) {
+  constructor(stored: ReadonlyMap<string, StoredSource> = new Map()) {
     this.#stored = stored;
   }
 
@@ -57,12 +61,15 @@ export class LagTracker {
           {
             id,
             connected: false,
-            incarnation: stored.incarnation,
-            cursor: { seq: stored.seq, epoch: stored.epoch },
+            incarnation: stored.cursor.incarnation,
+            cursor: { seq: stored.cursor.seq, epoch: stored.cursor.epoch },
             head: stored.head,
             lastSeenAt: stored.updatedAt,
             lastError: undefined,
             appliedEntries: 0,
+            snapshot: undefined,
+            lastResync: undefined,
+            schemaDifferences: [],
           },
           now,
         ),
@@ -99,6 +106,7 @@ export class LagTracker {
     const lag = lagOf(
       {
         connected: snapshot.connected,
+        snapshotting: snapshot.snapshot !== undefined,
         cursor: snapshot.cursor,
         head: snapshot.head,
         lastError: snapshot.lastError,
@@ -119,6 +127,8 @@ export class LagTracker {
       lastSeenAt: snapshot.lastSeenAt ?? null,
       offlineSince: snapshot.connected ? null : (memory.offlineSince ?? null),
       lastError: snapshot.lastError ?? null,
+      snapshot: snapshot.snapshot ?? null,
+      lastResync: snapshot.lastResync ?? null,
     };
   }
 }

@@ -5,7 +5,7 @@ import type { Position } from '@oplog/protocol';
  * the order of this list, so a new state (a snapshot in progress, a fenced source) is one more member and one more
  * rule placed where it takes precedence.
  */
-export const SOURCE_STATES = ['halted', 'offline', 'catching-up', 'live'] as const;
+export const SOURCE_STATES = ['halted', 'offline', 'snapshotting', 'catching-up', 'live'] as const;
 export type SourceStateName = (typeof SOURCE_STATES)[number];
 
 /** A connected source whose oldest unapplied change is younger than this is live; older, it is catching up. */
@@ -14,6 +14,8 @@ export const LIVE_LAG_MS = 5000;
 /** What the lag model reads about one source (a `SourceSnapshot` plus what the tracker remembered). */
 export interface LagInput {
   connected: boolean;
+  /** A snapshot of the source is in progress: its rows are not complete here yet. */
+  snapshotting?: boolean;
   cursor: Position;
   head: Position;
   lastError: { code: string; message: string; at: number } | undefined;
@@ -66,13 +68,14 @@ export function lagMs(input: Omit<LagInput, 'lastError'>, now: number): number {
 
 /** Halted: disconnected by an error (until it reconnects); offline: gone without one. */
 export function classify(
-  input: Pick<LagInput, 'connected' | 'lastError' | 'lastConnectedAt'>,
+  input: Pick<LagInput, 'connected' | 'snapshotting' | 'lastError' | 'lastConnectedAt'>,
   ms: number,
 ): SourceStateName {
   if (!input.connected) {
     const { lastError, lastConnectedAt } = input;
     return lastError && (lastConnectedAt === undefined || lastError.at >= lastConnectedAt) ? 'halted' : 'offline';
   }
+  if (input.snapshotting) return 'snapshotting';
   return ms >= LIVE_LAG_MS ? 'catching-up' : 'live';
 }
 

@@ -12,6 +12,7 @@ export class ConsumerMetrics {
   readonly #bytes: Counter<'source'>;
   readonly #batches: Counter<'source'>;
   readonly #errors: Counter<'code'>;
+  readonly #snapshotRows: Counter<'source'>;
   readonly #applySeconds: Histogram;
 
   constructor(lags: () => readonly SourceLag[]) {
@@ -38,6 +39,12 @@ export class ConsumerMetrics {
       name: 'oplog_errors_total',
       help: 'Errors that ended a producer session, by OPLOG_* code.',
       labelNames: ['code'],
+      registers,
+    });
+    this.#snapshotRows = new Counter({
+      name: 'oplog_snapshot_rows_total',
+      help: 'Snapshot rows committed to the staging area (a resumed snapshot does not send its committed rows again).',
+      labelNames: ['source'],
       registers,
     });
     this.#applySeconds = new Histogram({
@@ -82,6 +89,10 @@ export class ConsumerMetrics {
     this.#bytes.inc({ source }, Buffer.byteLength(JSON.stringify(entries)));
     this.#batches.inc({ source });
     this.#applySeconds.observe(seconds);
+  }
+
+  snapshotRows(source: string, rows: number): void {
+    this.#snapshotRows.inc({ source }, rows);
   }
 
   error(code: string): void {

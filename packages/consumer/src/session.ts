@@ -8,6 +8,7 @@ import {
   negotiateVersion,
   OplogError,
   type ProducerFrame,
+  type SessionPlan,
 } from '@oplog/protocol';
 import type { Logger } from '@oplog/runtime';
 import type WebSocket from 'ws';
@@ -16,6 +17,12 @@ import type { BatchOwner, SourceState } from './source-state.js';
 export interface SessionHost {
   /** The state of a source, created on first contact. */
   sourceState(id: string, hello: Hello): SourceState;
+  /** Refuses a hello whose entities or schema the consumer cannot take (see schemaPolicy). */
+  admit(hello: Hello): OplogError | undefined;
+  /** The entities both sides replicate, in apply order. */
+  entitiesOf(hello: Hello): string[];
+  /** A session heard from within this long is alive: a second session of its source is refused. */
+  readonly peerTimeoutMs: number;
   /** The expected token of a source; undefined when the consumer runs without credentials. */
   tokenFor(id: string): string | undefined | null;
   /** Told of every error that ends a session (for the errors-by-code metric). */
@@ -31,6 +38,8 @@ export class ConsumerSession implements BatchOwner {
   #source: SourceState | undefined;
   #incarnation = '';
   #closed = false;
+  /** Between a hello and its welcome: the session is being planned. */
+  #starting = false;
   lastHeardAt = Date.now();
   readonly #logger: Logger;
 
@@ -84,7 +93,7 @@ export class ConsumerSession implements BatchOwner {
     let frame: ProducerFrame;
     try {
       frame = decodeProducerFrame(data);
-      if (!this.#source && frame.type !== 'hello') throw OplogError.helloFirst(frame.type);
+      if (frame.type !== 'hello' && (!this.#source || this.#starting)) throw OplogError.helloFirst(frame.type);
     } catch (error) {
       return void this.fail(error as OplogError);
     }
@@ -93,6 +102,10 @@ export class ConsumerSession implements BatchOwner {
         return void this.#onHello(frame);
       case 'batch':
         return void this.#onBatch(frame);
+      case 'snapshot':
+        if (frame.head.seq > this.#source!.head.seq) this.#source!.head = frame.head;
+        this.#source!.enqueuePage(this, frame.id, frame);
+        return;
       case 'heartbeat':
         this.#source!.head = frame.head;
         this.#source!.lastSeenAt = this.lastHeardAt;
@@ -113,21 +126,16 @@ export class ConsumerSession implements BatchOwner {
       return void this.fail(new OplogError('OPLOG_UNAUTHORIZED', `unknown source or wrong credential`));
     }
     const source = this.host.sourceState(hello.source, hello);
-    if (source.cursor.incarnation === hello.incarnation && hello.head.seq < source.cursor.seq) {
-      return void this.fail(OplogError.sourceRewound(hello.head.seq, source.cursor.seq));
-    }
-    if (source.cursor.incarnation !== hello.incarnation) {
-      if (source.cursor.incarnation !== null) {
-        this.#logger.warn(
-          { source: hello.source, from: source.cursor.incarnation, to: hello.incarnation },
-          'source has a new incarnation; replaying its log from the start',
-        );
-      }
-      source.cursor = { incarnation: hello.incarnation, seq: 0, epoch: 0 };
-    }
-    // One live session per source: the newest wins, and the old one is told why before it closes.
+    // One live session per source. A newcomer is refused while the current one is alive (two producers with one
+    // identity would otherwise take turns, and two different databases would resnapshot each other endlessly);
+    // it replaces a session that has gone silent.
     const previous = source.session as ConsumerSession | undefined;
-    if (previous && previous !== this) {
+    if (previous && Date.now() - previous.lastHeardAt < this.host.peerTimeoutMs) {
+      return void this.fail(OplogError.sourceBusy(hello.source));
+    }
+    const refused = this.host.admit(hello);
+    if (refused) return void this.fail(refused);
+    if (previous) {
       source.forget(previous);
       previous.fail(new OplogError('OPLOG_SESSION_REPLACED', 'a newer session of this source connected'));
     }
@@ -136,13 +144,37 @@ export class ConsumerSession implements BatchOwner {
     source.lastSeenAt = Date.now();
     this.#source = source;
     this.#incarnation = hello.incarnation;
-    this.#logger.info({ source: source.id, cursor: source.cursor.seq, head: hello.head.seq }, 'source connected');
+    this.#starting = true;
+    void this.#start(source, hello, version);
+  }
+
+  /** Plans the session (resume, stream, or snapshot first), then welcomes the producer with the durable cursor. */
+  async #start(source: SourceState, hello: Hello, version: number): Promise<void> {
+    let plan: SessionPlan;
+    try {
+      plan = await source.start(hello, this.host.entitiesOf(hello));
+    } catch (error) {
+      return void this.fail(error instanceof OplogError ? error : OplogError.internal(error));
+    }
+    if (this.#closed || source.session !== this) return;
+    if (plan.kind === 'refuse') return void this.fail(plan.error);
+    this.#starting = false;
+    const { cursor } = source;
+    const snapshot = plan.kind === 'snapshot' ? plan.request : null;
+    if (plan.kind === 'snapshot') {
+      this.#logger[plan.reason === 'new-incarnation' || plan.reason === 'history-trimmed' ? 'warn' : 'info'](
+        { source: source.id, reason: plan.reason, entities: snapshot!.entities, resumed: !plan.fresh },
+        plan.fresh ? 'snapshot started' : 'snapshot resumed',
+      );
+    }
+    this.#logger.info({ source: source.id, cursor: cursor.seq, head: hello.head.seq }, 'source connected');
     this.#send(
       encodeFrame({
         type: 'welcome',
         protocol: version,
-        incarnation: source.cursor.incarnation,
-        cursor: { seq: source.cursor.seq, epoch: source.cursor.epoch },
+        incarnation: cursor.incarnation,
+        cursor: { seq: cursor.seq, epoch: cursor.epoch, txId: cursor.txId },
+        snapshot,
       }),
     );
   }

@@ -1,4 +1,19 @@
-import { admitBatch, advanceCursor, type Cursor, type OplogEntry, OplogError, type Position } from '@oplog/protocol';
+import {
+  admitBatch,
+  advanceCursor,
+  advanceSnapshot,
+  type Cursor,
+  type Hello,
+  type OplogEntry,
+  OplogError,
+  type Position,
+  planSession,
+  type SessionPlan,
+  type SnapshotPage,
+  type SnapshotReason,
+} from '@oplog/protocol';
+import type { StoredSource } from './cursor-store.js';
+import type { StoredSnapshot } from './snapshot-store.js';
 
 /** What a session needs to hear back from the apply loop. */
 export interface BatchOwner {
@@ -7,48 +22,103 @@ export interface BatchOwner {
   fail(error: OplogError): void;
 }
 
-interface PendingBatch {
-  owner: BatchOwner;
-  frameId: number;
-  entries: OplogEntry[];
+type Pending =
+  | { owner: BatchOwner; frameId: number; entries: OplogEntry[]; page?: undefined }
+  | { owner: BatchOwner; frameId: number; page: SnapshotPage; entries?: undefined };
+
+/** One step of a source, committed in one transaction: a snapshot page or log entries, and the state after them. */
+export interface Step {
+  source: string;
+  entries: readonly OplogEntry[];
+  page: SnapshotPage | undefined;
+  cursor: Cursor;
+  covered: readonly string[];
+  snapshot: StoredSnapshot | undefined;
+  head: Position;
 }
 
-/** Commits `entries` and the cursor that follows them in one transaction. */
-export type CommitFn = (source: string, entries: OplogEntry[], cursor: Cursor, head: Position) => Promise<void>;
+/** Where a source's state is made durable (the consumer's database). */
+export interface SourceStore {
+  /**
+   * Commits a step. When it completes a snapshot, the staged rows replace the source's rows in the same
+   * transaction; the result is then the state without the snapshot.
+   */
+  commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>>;
+  /** Starts a snapshot over: drops anything staged and stores the new cursor and progress. */
+  restart(step: Omit<Step, 'entries' | 'page'>): Promise<void>;
+}
 
 /** Entries applied together when batches queue up: group commit, to catch up a backlog faster. */
 const GROUP_ENTRIES = 5000;
 
 /**
- * One source's replication state on the consumer, shared by its successive sessions. Batches are applied one
- * group at a time, so two sessions of the same source can never apply concurrently, and every ack follows the
- * commit that made it true.
+ * One source's replication state on the consumer, shared by its successive sessions. Work is applied one step
+ * at a time, so two sessions of the same source can never apply concurrently, and every ack follows the commit
+ * that made it true.
  */
 export class SourceState {
-  /** Durable: what is committed (or, for a new incarnation, where it starts). */
+  /** Durable: what is committed (or, for a snapshot, the log position it continues from). */
   cursor: Cursor;
-  /** The producer's head as last heard (hello or heartbeat). */
+  covered: readonly string[];
+  snapshot: StoredSnapshot | undefined;
+  /** The producer's head as last heard (hello, heartbeat or batch). */
   head: Position;
   session: BatchOwner | undefined;
   lastSeenAt: number | undefined;
   lastError: { code: string; message: string; at: number } | undefined;
+  /** The last time this source was (re)snapshotted from scratch, and why. */
+  lastResync: { reason: SnapshotReason; at: number } | undefined;
   appliedEntries = 0;
-  #queue: PendingBatch[] = [];
+  #queue: Pending[] = [];
   #working: Promise<void> | undefined;
 
   constructor(
     readonly id: string,
-    cursor: Cursor,
-    head: Position,
-    private readonly commit: CommitFn,
+    stored: Omit<StoredSource, 'updatedAt'>,
+    private readonly store: SourceStore,
   ) {
-    this.cursor = cursor;
-    this.head = head;
+    this.cursor = stored.cursor;
+    this.covered = stored.covered;
+    this.snapshot = stored.snapshot as StoredSnapshot | undefined;
+    this.head = stored.head;
+  }
+
+  /**
+   * Decides how a new session starts (see planSession) once nothing of an earlier session is being applied, and
+   * makes a fresh snapshot durable before the welcome announces it.
+   */
+  async start(hello: Hello, entities: readonly string[]): Promise<SessionPlan> {
+    await this.idle();
+    const plan = planSession(this, hello, entities);
+    if (plan.kind !== 'snapshot' || !plan.fresh) return plan;
+    const whole = plan.reason !== 'new-entities';
+    const cursor: Cursor = whole
+      ? { incarnation: hello.incarnation, seq: hello.head.seq, epoch: hello.head.epoch, txId: null }
+      : this.cursor;
+    const now = Date.now();
+    const snapshot: StoredSnapshot = {
+      incarnation: hello.incarnation,
+      reason: plan.reason,
+      entities: plan.request.entities,
+      done: 0,
+      after: null,
+      highWater: hello.head.seq,
+      rows: 0,
+      total: 0,
+      startedAt: now,
+    };
+    const covered = whole ? [] : this.covered;
+    await this.store.restart({ source: this.id, cursor, covered, snapshot, head: hello.head });
+    Object.assign(this, { cursor, covered, snapshot, lastResync: { reason: plan.reason, at: now } });
+    return plan;
   }
 
   enqueue(owner: BatchOwner, frameId: number, entries: OplogEntry[]): void {
-    this.#queue.push({ owner, frameId, entries });
-    this.#working ??= this.#work().finally(() => (this.#working = undefined));
+    this.#push({ owner, frameId, entries });
+  }
+
+  enqueuePage(owner: BatchOwner, frameId: number, page: SnapshotPage): void {
+    this.#push({ owner, frameId, page });
   }
 
   /** Resolves when nothing is being applied. */
@@ -56,31 +126,29 @@ export class SourceState {
     while (this.#working) await this.#working;
   }
 
-  /** Drops the queued batches of a session that is gone; its producer will resend them from the cursor. */
+  /** Drops the queued work of a session that is gone; its producer will resend it from the cursor. */
   forget(owner: BatchOwner): void {
-    this.#queue = this.#queue.filter((batch) => batch.owner !== owner);
+    this.#queue = this.#queue.filter((item) => item.owner !== owner);
+  }
+
+  #push(item: Pending): void {
+    this.#queue.push(item);
+    this.#working ??= this.#work().finally(() => (this.#working = undefined));
   }
 
   async #work(): Promise<void> {
     while (this.#queue.length > 0) {
       const group = this.#takeGroup();
       const owner = group[0]!.owner;
-      let cursor = this.cursor;
-      const fresh: OplogEntry[] = [];
       const acks: [frameId: number, seq: number][] = [];
       try {
-        for (const batch of group) {
-          const admitted = admitBatch(cursor, { source: this.id, incarnation: owner.incarnation }, batch.entries);
-          cursor = advanceCursor(cursor, owner.incarnation, admitted);
-          fresh.push(...admitted);
-          acks.push([batch.frameId, cursor.seq]);
-        }
-        if (fresh.length > 0) {
-          await this.commit(this.id, fresh, cursor, this.head).catch((error: unknown) => {
+        const step = this.#prepare(group, owner, acks);
+        if (step.page || step.entries.length > 0) {
+          const outcome = await this.store.commit(step).catch((error: unknown) => {
             throw error instanceof OplogError ? error : OplogError.applyFailed(error);
           });
-          this.cursor = cursor;
-          this.appliedEntries += fresh.length;
+          Object.assign(this, { cursor: step.cursor, ...outcome });
+          this.appliedEntries += step.entries.length;
         }
       } catch (error) {
         const failure = error instanceof OplogError ? error : OplogError.internal(error);
@@ -93,14 +161,37 @@ export class SourceState {
     }
   }
 
-  /** Consecutive batches of the same session, up to GROUP_ENTRIES entries (always at least one batch). */
-  #takeGroup(): PendingBatch[] {
+  /** The step a group makes: a page moves the snapshot on, entries the cursor. Throws when the group is refused. */
+  #prepare(group: Pending[], owner: BatchOwner, acks: [number, number][]): Step {
+    const [first] = group;
+    let cursor = this.cursor;
+    let snapshot = this.snapshot;
+    const entries: OplogEntry[] = [];
+    if (first?.page) {
+      if (!snapshot) throw OplogError.badFrame('a snapshot page, but no snapshot was asked for');
+      snapshot = { ...advanceSnapshot(snapshot, first.page), startedAt: snapshot.startedAt };
+      acks.push([first.frameId, cursor.seq]);
+    } else {
+      for (const batch of group) {
+        const admitted = admitBatch(cursor, { source: this.id, incarnation: owner.incarnation }, batch.entries!);
+        cursor = advanceCursor(cursor, owner.incarnation, admitted);
+        entries.push(...admitted);
+        acks.push([batch.frameId, cursor.seq]);
+      }
+    }
+    return { source: this.id, entries, page: first?.page, cursor, covered: this.covered, snapshot, head: this.head };
+  }
+
+  /** A snapshot page alone, or consecutive batches of the same session up to GROUP_ENTRIES entries. */
+  #takeGroup(): Pending[] {
     const first = this.#queue.shift()!;
     const group = [first];
+    if (first.page) return group;
     let size = first.entries.length;
-    while (this.#queue[0]?.owner === first.owner && size + this.#queue[0].entries.length <= GROUP_ENTRIES) {
-      const next = this.#queue.shift()!;
-      group.push(next);
+    for (;;) {
+      const next = this.#queue[0];
+      if (!next?.entries || next.owner !== first.owner || size + next.entries.length > GROUP_ENTRIES) break;
+      group.push(this.#queue.shift()!);
       size += next.entries.length;
     }
     return group;

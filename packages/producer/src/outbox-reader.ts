@@ -44,6 +44,12 @@ export class OutboxReader {
     return seq == null ? undefined : Number(seq);
   }
 
+  /** The transaction of the entry at `seq`, or undefined when the outbox no longer (or never) held it. */
+  async txIdAt(seq: number): Promise<string | undefined> {
+    const rows = await this.connection.execute<{ tx_id: string }[]>(`select tx_id from ${ENTRY} where seq = ?`, [seq]);
+    return rows[0]?.tx_id;
+  }
+
   /**
    * The entries after `afterSeq`, ending on a transaction boundary: up to `maxEntries` / `maxBytes`, except that a
    * single transaction larger than that is sent whole.

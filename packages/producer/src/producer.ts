@@ -1,11 +1,19 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { ensureSource, OplogCapture, type SourceHead, schemaFingerprint, uncapturedCascades } from '@oplog/capture';
+import {
+  ensureSource,
+  OplogCapture,
+  renewIncarnation,
+  type SourceHead,
+  schemaFingerprint,
+  uncapturedCascades,
+} from '@oplog/capture';
 import { OplogError, type SchemaFingerprint } from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import WebSocket from 'ws';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { type BatchLimits, OutboxReader } from './outbox-reader.js';
 import { ProducerSession, type SessionOptions } from './session.js';
+import { SnapshotReader } from './snapshot-reader.js';
 import { type Wakeup, watchCommits } from './wakeup.js';
 
 export interface ProducerOptions {
@@ -42,6 +50,8 @@ export interface ProducerStatus {
   ackedSeq: number;
   lastError?: { code: string; message: string; at: number };
   connectedAt?: number;
+  /** While the consumer is taking a snapshot of this source: rows sent in this session, and rows left. */
+  snapshot?: { sentRows: number; remainingRows: number };
 }
 
 const DEFAULTS = {
@@ -67,6 +77,7 @@ export class Producer implements Service {
   readonly name = 'producer';
   readonly #orm: MikroORM;
   readonly #reader: OutboxReader;
+  readonly #snapshots: SnapshotReader;
   readonly #options: typeof DEFAULTS & Pick<ProducerOptions, 'url' | 'token'>;
   readonly #schema: SchemaFingerprint;
   readonly #cascadeWarnings: string[];
@@ -85,6 +96,7 @@ export class Producer implements Service {
   constructor(orm: MikroORM, options: ProducerOptions) {
     this.#orm = orm;
     this.#reader = new OutboxReader(orm.em.getConnection());
+    this.#snapshots = new SnapshotReader(orm);
     this.#options = {
       ...DEFAULTS,
       ...options,
@@ -113,7 +125,6 @@ export class Producer implements Service {
   async #run(): Promise<void> {
     await ensureSource(this.#orm.em.getConnection());
     const source = (await this.#reader.head()) as SourceHead;
-    Object.assign(this.#status, { sourceId: source.sourceId, incarnation: source.incarnation, headSeq: source.seq });
     this.#wakeup = await watchCommits(this.#orm, () => this.#session?.wake(), this.#options.pollMs);
     this.#logger.info(
       { sourceId: source.sourceId, incarnation: source.incarnation, url: this.#options.url, wake: this.#wakeup.source },
@@ -122,7 +133,7 @@ export class Producer implements Service {
     for (const warning of this.#cascadeWarnings) this.#logger.warn({ code: 'OPLOG_CASCADE_NOT_CAPTURED' }, warning);
     let attempt = 0;
     while (!this.#stopped) {
-      const progressed = await this.#connectOnce(source);
+      const progressed = await this.#connectOnce();
       if (this.#stopped) break;
       attempt = progressed ? 0 : attempt + 1;
       const delay = backoffDelay(attempt, this.#options.backoff);
@@ -140,9 +151,13 @@ export class Producer implements Service {
     this.#status.state = 'stopped';
   }
 
-  /** One connection; resolves true if the consumer welcomed us (so the backoff can start over). */
-  async #connectOnce(source: SourceHead): Promise<boolean> {
+  /** One connection; resolves true if the consumer welcomed us, or the source was renewed (so no backoff). */
+  async #connectOnce(): Promise<boolean> {
     this.#status.state = 'connecting';
+    // Read at every connect: the incarnation changes when a rewound history is detected.
+    const source = (await this.#reader.head()) as SourceHead;
+    Object.assign(this.#status, { sourceId: source.sourceId, incarnation: source.incarnation });
+    this.#status.headSeq = Math.max(this.#status.headSeq, source.seq);
     const ws = new WebSocket(this.#options.url, {
       maxPayload: this.#options.maxPayload,
       perMessageDeflate: false,
@@ -152,6 +167,7 @@ export class Producer implements Service {
     const session = new ProducerSession(
       ws,
       this.#reader,
+      this.#snapshots,
       source,
       this.#schema,
       this.#options,
@@ -166,6 +182,10 @@ export class Producer implements Service {
         onHead: (seq) => {
           this.#status.headSeq = Math.max(this.#status.headSeq, seq);
         },
+        onSnapshotPage: (rows, remaining) => {
+          const sentRows = (this.#status.snapshot?.sentRows ?? 0) + rows;
+          this.#status.snapshot = remaining > 0 ? { sentRows, remainingRows: remaining } : undefined;
+        },
       },
       this.#logger,
     );
@@ -176,9 +196,18 @@ export class Producer implements Service {
       const failure = error instanceof OplogError ? error : OplogError.internal(error);
       this.#status.lastError = { code: failure.code, message: failure.message, at: Date.now() };
       this.#logger.warn({ code: failure.code, err: failure.message }, 'connection lost');
+      if (failure.code === 'OPLOG_SOURCE_REWOUND') {
+        const incarnation = await renewIncarnation(this.#orm.em.getConnection());
+        this.#logger.warn(
+          { from: source.incarnation, to: incarnation },
+          "the source's log no longer continues what the consumer applied (restored from a backup?): new incarnation, the consumer will resnapshot",
+        );
+        return true;
+      }
     } finally {
       this.#session = undefined;
       this.#status.connectedAt = undefined;
+      this.#status.snapshot = undefined;
     }
     return welcomed;
   }

@@ -1,9 +1,11 @@
 import type { SourceHead } from '@oplog/capture';
 import {
   type ConsumerFrame,
+  continuesCursor,
   decodeConsumerFrame,
   encodeFrame,
   errorFrame,
+  type Json,
   MIN_PROTOCOL_VERSION,
   OplogError,
   PROTOCOL_VERSION,
@@ -13,6 +15,7 @@ import {
 import type { Logger } from '@oplog/runtime';
 import type WebSocket from 'ws';
 import type { BatchLimits, OutboxReader } from './outbox-reader.js';
+import type { SnapshotReader } from './snapshot-reader.js';
 
 export interface SessionOptions {
   token?: string;
@@ -30,12 +33,28 @@ interface InFlight {
   bytes: number;
 }
 
+/** The next frame to send: the seq an ack for it must reach, and its text once it has an id. */
+interface Outgoing {
+  lastSeq: number;
+  encode(id: number): string;
+}
+
+/** A snapshot the consumer asked for, as far as this session has read it. */
+interface SnapshotCursor {
+  entities: string[];
+  index: number;
+  after: Record<string, Json> | null;
+  remaining: number;
+}
+
 export interface SessionEvents {
   /** The consumer's durable cursor moved to `seq` (from the welcome or an ack). */
   onDurable(seq: number): void;
   onWelcome(welcome: Welcome): void;
   /** The outbox's head, whenever the session reads it. */
   onHead(seq: number): void;
+  /** A snapshot page went out: its rows, and how many are left after it. */
+  onSnapshotPage(rows: number, remaining: number): void;
 }
 
 /**
@@ -56,10 +75,12 @@ export class ProducerSession {
   #lastHeardAt = Date.now();
   #failure: OplogError | undefined;
   #drained?: () => void;
+  #snapshot: SnapshotCursor | undefined;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly reader: OutboxReader,
+    private readonly snapshots: SnapshotReader,
     private readonly source: SourceHead,
     private readonly schema: SchemaFingerprint,
     private readonly options: SessionOptions,
@@ -122,6 +143,7 @@ export class ProducerSession {
 
   async #hello(): Promise<void> {
     const head = (await this.reader.head()) ?? this.source;
+    const oldest = (await this.reader.oldestSeq()) ?? head.seq + 1;
     this.events.onHead(head.seq);
     this.#send(
       encodeFrame({
@@ -131,6 +153,7 @@ export class ProducerSession {
         incarnation: this.source.incarnation,
         ...(this.options.token ? { token: this.options.token } : {}),
         head: { seq: head.seq, epoch: head.epoch },
+        oldest,
         schema: this.schema,
       }),
     );
@@ -157,19 +180,32 @@ export class ProducerSession {
   async #onWelcome(welcome: Welcome): Promise<void> {
     if (this.#welcomed) throw OplogError.badFrame('second welcome');
     this.#clearHandshakeTimer();
-    const oldest = await this.reader.oldestSeq();
-    if (oldest !== undefined && welcome.cursor.seq + 1 < oldest) {
-      return void this.#fail(OplogError.historyTrimmed(welcome.cursor.seq, oldest), true);
+    const { cursor, snapshot } = welcome;
+    if (snapshot) {
+      const unknown = snapshot.entities.find((entity) => !Object.hasOwn(this.schema, entity));
+      if (unknown) return void this.#fail(OplogError.unknownEntity(unknown), true);
+      const after = snapshot.resume?.after ?? null;
+      const remaining = await this.snapshots.count(snapshot.entities, after);
+      this.#snapshot = { entities: [...snapshot.entities], index: 0, after, remaining };
+      this.logger.info({ entities: snapshot.entities, rows: remaining, resumed: after !== null }, 'snapshot requested');
+    } else if (welcome.incarnation === this.source.incarnation) {
+      const head = (await this.reader.head()) ?? this.source;
+      if (!continuesCursor(cursor, head, await this.reader.txIdAt(cursor.seq))) {
+        return void this.#fail(OplogError.sourceDiverged(cursor.seq), true);
+      }
+      const oldest = await this.reader.oldestSeq();
+      if (oldest !== undefined && cursor.seq + 1 < oldest) {
+        return void this.#fail(OplogError.historyTrimmed(cursor.seq, oldest), true);
+      }
     }
     this.#welcomed = true;
-    this.#sentSeq = this.#ackedSeq = welcome.cursor.seq;
+    this.#sentSeq = this.#ackedSeq = cursor.seq;
     this.events.onWelcome(welcome);
-    this.events.onDurable(welcome.cursor.seq);
+    this.events.onDurable(cursor.seq);
     await this.#pump();
   }
 
   #onAck(id: number, seq: number): void {
-    if (process.env.XTRACE) process.stderr.write(`TRACE producer ${Date.now() % 100000} ack ${id}\n`);
     const first = this.#inflight[0];
     if (!first || first.id !== id || seq < first.lastSeq) return void this.#fail(OplogError.ackMismatch(id), true);
     this.#inflight.shift();
@@ -191,19 +227,13 @@ export class ProducerSession {
       do {
         this.#pumpAgain = false;
         while (this.#hasRoom()) {
-          const t0 = performance.now();
-          const batch = await this.reader.read(this.source, this.#sentSeq, this.options.batch);
-          if (process.env.XTRACE)
-            process.stderr.write(
-              `TRACE producer ${Date.now() % 100000} readMs=${(performance.now() - t0).toFixed(1)} inflight=${this.#inflight.length} mem=${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)])))}\n`,
-            );
-          if (!batch || !this.#hasRoom()) break;
+          const next = this.#snapshot ? await this.#readPage(this.#snapshot) : await this.#readBatch();
+          if (!next || !this.#hasRoom()) break;
           const id = ++this.#frameId;
-          const data = `{"type":"batch","id":${id},"entries":${batch.json}}`;
-          this.#inflight.push({ id, lastSeq: batch.lastSeq, bytes: data.length });
+          const data = next.encode(id);
+          this.#inflight.push({ id, lastSeq: next.lastSeq, bytes: data.length });
           this.#inflightBytes += data.length;
-          this.#sentSeq = batch.lastSeq;
-          this.events.onHead(batch.lastSeq);
+          this.#sentSeq = next.lastSeq;
           this.#send(data);
         }
       } while (this.#pumpAgain && this.#hasRoom());
@@ -212,6 +242,32 @@ export class ProducerSession {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  async #readBatch(): Promise<Outgoing | undefined> {
+    const batch = await this.reader.read(this.source, this.#sentSeq, this.options.batch);
+    if (!batch) return undefined;
+    this.events.onHead(batch.lastSeq);
+    return { lastSeq: batch.lastSeq, encode: (id) => `{"type":"batch","id":${id},"entries":${batch.json}}` };
+  }
+
+  /** The next keyset page of the snapshot; after the last one, the log follows from the cursor. */
+  async #readPage(snapshot: SnapshotCursor): Promise<Outgoing> {
+    const entity = snapshot.entities[snapshot.index]!;
+    const limit = this.options.batch.maxEntries;
+    const page = await this.snapshots.page(entity, snapshot.after, limit);
+    const done = page.rows.length < limit;
+    const remaining = Math.max(snapshot.remaining, page.rows.length);
+    snapshot.remaining = remaining - page.rows.length;
+    snapshot.after = done ? null : page.after;
+    if (done && ++snapshot.index === snapshot.entities.length) this.#snapshot = undefined;
+    this.events.onSnapshotPage(page.rows.length, snapshot.remaining);
+    const head = { seq: page.head.seq, epoch: page.head.epoch };
+    const { rows, after } = page;
+    return {
+      lastSeq: this.#sentSeq,
+      encode: (id) => encodeFrame({ type: 'snapshot', id, entity, rows, after, head, remaining, done }),
+    };
   }
 
   #hasRoom(): boolean {

@@ -5,10 +5,11 @@ import { PROTOCOL_VERSION } from './version.js';
 
 const hello = {
   type: 'hello',
-  protocol: { min: 1, max: PROTOCOL_VERSION },
+  protocol: { min: PROTOCOL_VERSION, max: PROTOCOL_VERSION },
   source: 's1',
   incarnation: 'i1',
   head: { seq: 10, epoch: 123 },
+  oldest: 11,
   schema: { Question: { id: 'uuid' } },
 };
 

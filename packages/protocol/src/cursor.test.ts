@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admitBatch, advanceCursor } from './cursor.js';
+import { admitBatch, advanceCursor, continuesCursor } from './cursor.js';
 import type { OplogEntry } from './entry.js';
 
 const session = { source: 's1', incarnation: 'i1' };
@@ -16,7 +16,7 @@ const entry = (seq: number, over: Partial<OplogEntry> = {}): OplogEntry => ({
 });
 
 describe('admitBatch', () => {
-  const cursor = { incarnation: 'i1', seq: 3, epoch: 1003 };
+  const cursor = { incarnation: 'i1', seq: 3, epoch: 1003, txId: 't3' };
 
   it('keeps entries that continue the cursor', () => {
     expect(admitBatch(cursor, session, [entry(4), entry(5)]).map((e) => e.seq)).toEqual([4, 5]);
@@ -52,12 +52,27 @@ describe('admitBatch', () => {
 
 describe('advanceCursor', () => {
   it('moves to the last entry and never moves the epoch back', () => {
-    const next = advanceCursor({ incarnation: 'i1', seq: 3, epoch: 5000 }, 'i1', [entry(4), entry(5)]);
-    expect(next).toEqual({ incarnation: 'i1', seq: 5, epoch: 5000 });
+    const next = advanceCursor({ incarnation: 'i1', seq: 3, epoch: 5000, txId: 't3' }, 'i1', [entry(4), entry(5)]);
+    expect(next).toEqual({ incarnation: 'i1', seq: 5, epoch: 5000, txId: 't5' });
   });
 
   it('keeps the cursor for an empty list', () => {
-    const cursor = { incarnation: null, seq: 0, epoch: 0 };
+    const cursor = { incarnation: null, seq: 0, epoch: 0, txId: null };
     expect(advanceCursor(cursor, 'i1', [])).toBe(cursor);
+  });
+});
+
+describe('continuesCursor', () => {
+  const cursor = { seq: 10, txId: 't10' };
+
+  it('holds when the entry at the cursor is the applied one, or was trimmed (so acked by this history)', () => {
+    expect(continuesCursor(cursor, { seq: 12 }, 't10')).toBe(true);
+    expect(continuesCursor(cursor, { seq: 10 }, undefined)).toBe(true);
+    expect(continuesCursor({ seq: 10, txId: null }, { seq: 10 }, 'other')).toBe(true);
+  });
+
+  it('fails for a head behind the cursor, or another transaction at its seq (a restored backup)', () => {
+    expect(continuesCursor(cursor, { seq: 9 }, undefined)).toBe(false);
+    expect(continuesCursor(cursor, { seq: 40 }, 't10-after-restore')).toBe(false);
   });
 });

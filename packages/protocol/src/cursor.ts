@@ -6,6 +6,8 @@ export interface Cursor {
   incarnation: string | null;
   seq: number;
   epoch: number;
+  /** The transaction of the entry at `seq`, so a producer can tell that its log still continues it (null: unknown). */
+  txId: string | null;
 }
 
 /**
@@ -36,5 +38,20 @@ export function admitBatch(
 export function advanceCursor(cursor: Cursor, incarnation: string, entries: readonly OplogEntry[]): Cursor {
   const last = entries.at(-1);
   if (!last) return cursor;
-  return { incarnation, seq: last.seq, epoch: Math.max(cursor.epoch, last.epoch) };
+  return { incarnation, seq: last.seq, epoch: Math.max(cursor.epoch, last.epoch), txId: last.txId };
+}
+
+/**
+ * Whether the source's log continues what the consumer applied (checked by the producer on welcome). A source
+ * restored from a backup has the same incarnation but another history: its head is behind the cursor, or the
+ * entry at the cursor's seq belongs to another transaction. `txIdAtCursor` is undefined when that entry is no
+ * longer in the outbox: only acked entries are trimmed, so it was acked by this very history.
+ */
+export function continuesCursor(
+  cursor: Pick<Cursor, 'seq' | 'txId'>,
+  head: { seq: number },
+  txIdAtCursor: string | undefined,
+): boolean {
+  if (cursor.seq > head.seq) return false;
+  return cursor.txId === null || txIdAtCursor === undefined || txIdAtCursor === cursor.txId;
 }

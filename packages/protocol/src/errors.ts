@@ -46,9 +46,9 @@ export const ERRORS = {
   OPLOG_ACK_MISMATCH: { close: 1002, retryable: true, meaning: 'An ack names a frame that is not in flight.' },
   OPLOG_SOURCE_REWOUND: {
     close: 1008,
-    retryable: false,
+    retryable: true,
     meaning:
-      "The source's head is behind the consumer's cursor for the same incarnation (restored from a backup?): its new changes would look applied, so they are refused until it is resnapshotted.",
+      "The source's log does not continue what the consumer applied (its head is behind the cursor, or another transaction holds the cursor's seq): it was restored from a backup. The producer gives the source a new incarnation and reconnects; the consumer then resnapshots it.",
   },
   OPLOG_HISTORY_TRIMMED: {
     close: 1008,
@@ -73,6 +73,23 @@ export const ERRORS = {
     meaning: 'Capture was asked to record an entity it does not know or does not replicate.',
   },
   OPLOG_INTERNAL: { close: 1011, retryable: true, meaning: 'An unexpected internal error.' },
+  OPLOG_SCHEMA_MISMATCH: {
+    close: 1008,
+    retryable: false,
+    meaning:
+      "A replicated entity's fields or types differ between the source and the consumer (the message names the entity and field). Refused unless the consumer's schemaPolicy is apply-known.",
+  },
+  OPLOG_SOURCE_BUSY: {
+    close: 1008,
+    retryable: true,
+    meaning:
+      'Another live session of this source is streaming; the newcomer is refused until that one closes or goes silent.',
+  },
+  OPLOG_NOT_OWNER: {
+    close: 1008,
+    retryable: false,
+    meaning: 'A change touches a row that another source created; it is not applied.',
+  },
 } as const satisfies Record<string, { close: number; retryable: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -149,6 +166,26 @@ export class OplogError extends Error {
 
   static sourceRewound(head: number, cursor: number) {
     return new OplogError('OPLOG_SOURCE_REWOUND', `source head ${head} is behind the consumer's cursor ${cursor}`);
+  }
+
+  static sourceDiverged(seq: number) {
+    return new OplogError(
+      'OPLOG_SOURCE_REWOUND',
+      `the source's entry ${seq} is not the one the consumer applied: its history was rewound (restored from a backup?)`,
+    );
+  }
+
+  static schemaMismatch(problems: readonly string[]) {
+    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+    return new OplogError('OPLOG_SCHEMA_MISMATCH', `schema differs: ${problems.slice(0, 3).join('; ')}${more}`);
+  }
+
+  static sourceBusy(source: string) {
+    return new OplogError('OPLOG_SOURCE_BUSY', `source ${source} already has a live session`);
+  }
+
+  static notOwner(entity: string, pk: string, owner: string) {
+    return new OplogError('OPLOG_NOT_OWNER', `${entity} ${pk} belongs to source ${owner}`);
   }
 
   static historyTrimmed(cursor: number, oldest: number) {

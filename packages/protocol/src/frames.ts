@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type OplogEntry, oplogEntrySchema } from './entry.js';
+import { type Json, type OplogEntry, oplogEntrySchema } from './entry.js';
 import { ERRORS, type ErrorCode } from './errors.js';
 
 const name = z.string().min(1).max(128);
@@ -9,6 +9,12 @@ const epoch = z.number().int().nonnegative();
 /** Where a source's log stands: its last seq and that entry's epoch (0 / 0 when empty). */
 export const positionSchema = z.strictObject({ seq, epoch });
 export type Position = z.infer<typeof positionSchema>;
+
+/** Where the consumer stands for a source: its last applied seq, that entry's epoch and transaction (null when unknown). */
+export const cursorPositionSchema = z.strictObject({ seq, epoch, txId: name.nullable() });
+
+/** A row's primary key or image, by property name. */
+const imageSchema = z.record(name, z.unknown() as z.ZodType<Json>);
 
 /** For each replicated entity, its properties and their types. */
 export const schemaFingerprintSchema = z.record(name, z.record(name, z.string().max(256)));
@@ -22,7 +28,16 @@ export const helloSchema = z.strictObject({
   token: z.string().max(512).optional(),
   incarnation: name,
   head: positionSchema,
+  /** The oldest seq the outbox still holds (head + 1 when it is empty): older ones were trimmed. */
+  oldest: z.number().int().positive(),
   schema: schemaFingerprintSchema,
+});
+
+/** What the consumer asks the producer to send before the log: every row of these entities, in this order. */
+export const snapshotRequestSchema = z.strictObject({
+  entities: z.array(name).min(1),
+  /** Where an interrupted snapshot resumes: the first entity continues after this primary key. */
+  resume: z.strictObject({ entity: name, after: imageSchema }).nullable(),
 });
 
 /** consumer → producer: the durable cursor, where the producer resumes. */
@@ -31,7 +46,9 @@ export const welcomeSchema = z.strictObject({
   protocol: z.number().int().positive(),
   /** The incarnation the cursor belongs to; null when the consumer has never seen this source. */
   incarnation: name.nullable(),
-  cursor: positionSchema,
+  cursor: cursorPositionSchema,
+  /** Set when the source must (re)send its rows first; the log then follows from `cursor`. */
+  snapshot: snapshotRequestSchema.nullable(),
 });
 
 /** producer → consumer: whole source transactions, in seq order. */
@@ -39,6 +56,26 @@ export const batchSchema = z.strictObject({
   type: z.literal('batch'),
   id: z.number().int().positive(),
   entries: z.array(oplogEntrySchema as z.ZodType<OplogEntry>).min(1),
+});
+
+/**
+ * producer → consumer while a snapshot is requested: one keyset page of one entity, read in one transaction with
+ * the outbox head at that moment. Acked like a batch.
+ */
+export const snapshotSchema = z.strictObject({
+  type: z.literal('snapshot'),
+  id: z.number().int().positive(),
+  entity: name,
+  /** After-images, as capture records them, in primary key order. */
+  rows: z.array(imageSchema).max(10_000),
+  /** The primary key of the last row (where the next page starts); null for an empty page. */
+  after: imageSchema.nullable(),
+  /** The outbox head when the page was read: the consumer's view is consistent once the log passes it. */
+  head: positionSchema,
+  /** Rows still to send, this page's included, as counted when this session's snapshot began (for progress). */
+  remaining: z.number().int().nonnegative(),
+  /** This entity is complete. */
+  done: z.boolean(),
 });
 
 /** consumer → producer: everything up to `seq` is durably applied (sent only after the commit). */
@@ -66,6 +103,9 @@ export const errorSchema = z.strictObject({
 export type Hello = z.infer<typeof helloSchema>;
 export type Welcome = z.infer<typeof welcomeSchema>;
 export type Batch = z.infer<typeof batchSchema>;
+export type SnapshotPage = z.infer<typeof snapshotSchema>;
+export type SnapshotRequest = z.infer<typeof snapshotRequestSchema>;
+export type CursorPosition = z.infer<typeof cursorPositionSchema>;
 export type Ack = z.infer<typeof ackSchema>;
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 export type ErrorFrame = z.infer<typeof errorSchema>;
@@ -74,6 +114,7 @@ export type ErrorFrame = z.infer<typeof errorSchema>;
 export const producerFrameSchema = z.discriminatedUnion('type', [
   helloSchema,
   batchSchema,
+  snapshotSchema,
   heartbeatSchema,
   errorSchema,
 ]);

@@ -1,6 +1,16 @@
 export { decodeConsumerFrame, decodeProducerFrame, encodeFrame } from './codec.js';
-export { admitBatch, advanceCursor, type Cursor } from './cursor.js';
+export { admitBatch, advanceCursor, type Cursor, continuesCursor } from './cursor.js';
 export { type Json, OPS, type Op, type OplogEntry, oplogEntrySchema } from './entry.js';
 export { ERRORS, type ErrorCode, isErrorCode, OplogError } from './errors.js';
 export * from './frames.js';
+export { describeDifference, diffSchemas, type SchemaDifference } from './schema-diff.js';
+export {
+  advanceSnapshot,
+  planSession,
+  type SessionPlan,
+  type SnapshotProgress,
+  type SnapshotReason,
+  type SourceRecord,
+  snapshotReady,
+} from './source-plan.js';
 export { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from './version.js';

@@ -2,11 +2,12 @@
  * The wire protocol version. Bump it on any change a peer could misread, and add a line below.
  *
  * 1: hello / welcome / batch / ack / error / heartbeat, JSON text frames.
+ * 2: snapshots (welcome.snapshot, snapshot pages), hello.oldest, the cursor's txId for the continuity check.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The oldest version this build still speaks. */
-export const MIN_PROTOCOL_VERSION = 1;
+export const MIN_PROTOCOL_VERSION = 2;
 
 /** Picks the highest version both peers speak, or undefined when their ranges do not overlap. */
 export function negotiateVersion(peer: { min: number; max: number }): number | undefined {

@@ -16,7 +16,13 @@ const LABELS: Record<Column, string> = {
 };
 
 /** Worst first when sorting by state. */
-const STATE_RANK: Record<SourceLag['state'], number> = { halted: 0, offline: 1, 'catching-up': 2, live: 3 };
+const STATE_RANK: Record<SourceLag['state'], number> = {
+  halted: 0,
+  offline: 1,
+  snapshotting: 2,
+  'catching-up': 3,
+  live: 4,
+};
 
 interface Row {
   tr: HTMLTableRowElement;
@@ -167,6 +173,8 @@ export function stateText(lag: SourceLag, now: number): string {
       return `halted: ${lag.lastError?.code ?? 'error'}`;
     case 'catching-up':
       return 'catching up';
+    case 'snapshotting':
+      return `snapshotting ${Math.floor(lag.snapshot?.percent ?? 0)}% (${lag.snapshot?.reason ?? 'resync'})`;
     default:
       return lag.state;
   }

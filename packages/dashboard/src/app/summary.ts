@@ -4,6 +4,7 @@ import type { SourceLag } from './types.js';
 export interface Summary {
   live: number;
   catchingUp: number;
+  snapshotting: number;
   offline: number;
   halted: number;
   text: string;
@@ -13,6 +14,7 @@ export interface Summary {
 export function summarize(sources: readonly SourceLag[]): Summary {
   let live = 0;
   let catchingUp = 0;
+  let snapshotting = 0;
   let offline = 0;
   let halted = 0;
   let changes = 0;
@@ -20,6 +22,7 @@ export function summarize(sources: readonly SourceLag[]): Summary {
   for (const lag of sources) {
     if (lag.state === 'live') live++;
     else if (lag.state === 'catching-up') catchingUp++;
+    else if (lag.state === 'snapshotting') snapshotting++;
     else if (lag.state === 'offline') offline++;
     else halted++;
     changes += lag.lagChanges;
@@ -27,7 +30,8 @@ export function summarize(sources: readonly SourceLag[]): Summary {
   }
   const parts = [`${count(live)} live`];
   if (catchingUp > 0) parts.push(`${count(catchingUp)} catching up`);
+  if (snapshotting > 0) parts.push(`${count(snapshotting)} snapshotting`);
   parts.push(`${count(offline)} offline`, `${count(halted)} halted`);
   const text = `${parts.join(' · ')} — total lag ${count(changes)} changes, worst ${duration(worst)}`;
-  return { live, catchingUp, offline, halted, text };
+  return { live, catchingUp, snapshotting, offline, halted, text };
 }

@@ -1,0 +1,150 @@
+import type { EntityManager, MikroORM, Transaction } from '@mikro-orm/core';
+import { type Json, type OplogEntry, type SnapshotPage, snapshotReady } from '@oplog/protocol';
+import type { Applier, ApplyContext } from './applier.js';
+import { saveCursor } from './cursor-store.js';
+import { StagingArea, saveSnapshot } from './snapshot-store.js';
+import type { SourceStore, Step } from './source-state.js';
+
+/** Rows moved per statement group when a snapshot's staged rows replace a source's rows. */
+const SWAP_PAGE = 1000;
+
+/**
+ * The consumer's database as a SourceStore. Every step is one transaction: the data (applied, or staged while a
+ * snapshot of its entity runs), the snapshot's progress and the cursor. The step that completes a snapshot also
+ * replaces the source's rows with the staged ones, so a resync is never half visible.
+ */
+export class DatabaseSourceStore implements SourceStore {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly applier: Applier,
+    private readonly contextOf: (source: string) => ApplyContext,
+  ) {}
+
+  async restart(step: Omit<Step, 'entries' | 'page'>): Promise<void> {
+    await this.#transaction(async (em, trx) => {
+      const connection = em.getConnection('write');
+      await new StagingArea(connection, trx, step.source).clear();
+      await saveSnapshot(connection, trx, step.source, step.snapshot);
+      await saveCursor(connection, trx, step.source, step.cursor, step.covered, step.head);
+    });
+  }
+
+  async commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
+    const context = this.contextOf(step.source);
+    let { covered, snapshot } = step;
+    await this.#transaction(async (em, trx) => {
+      const connection = em.getConnection('write');
+      const staging = new StagingArea(connection, trx, step.source);
+      if (step.page) await this.#stagePage(staging, step.page, context);
+      const staged = snapshot ? step.entries.filter((e) => snapshot!.entities.includes(e.entity)) : [];
+      const direct = staged.length > 0 ? step.entries.filter((e) => !staged.includes(e)) : step.entries;
+      if (direct.length > 0) await this.applier.apply(em, trx, direct, context);
+      if (staged.length > 0) await this.#stageEntries(staging, staged, context);
+      if (snapshot && snapshotReady(snapshot, step.cursor)) {
+        await this.#replaceRows(em, trx, staging, snapshot.entities, context);
+        covered = [...new Set([...covered, ...snapshot.entities])];
+        snapshot = undefined;
+      }
+      if (step.page || snapshot !== step.snapshot) await saveSnapshot(connection, trx, step.source, snapshot);
+      await saveCursor(connection, trx, step.source, step.cursor, covered, step.head);
+    });
+    return { covered, snapshot };
+  }
+
+  #transaction(work: (em: EntityManager, trx: Transaction) => Promise<void>): Promise<void> {
+    return this.orm.em.fork().transactional((em) => work(em, em.getTransactionContext<Transaction>()!));
+  }
+
+  async #stagePage(staging: StagingArea, page: SnapshotPage, context: ApplyContext): Promise<void> {
+    const rows = page.rows.map((image) => {
+      const key = this.applier.rowKey(page.entity, image);
+      return { key, entry: asEntry(page.entity, 'insert', this.applier.keyToPk(page.entity, key), image) };
+    });
+    this.applier.validate(
+      rows.map((row) => row.entry),
+      context,
+    );
+    await staging.put(
+      page.entity,
+      rows.map(({ key, entry }) => [key, JSON.stringify(entry.after)] as const),
+    );
+  }
+
+  /**
+   * Log entries of an entity being snapshotted update its staged rows in seq order. An after-image holds every
+   * column, but a many-to-many list only when it changed: images are merged, so a staged list survives.
+   */
+  async #stageEntries(staging: StagingArea, entries: readonly OplogEntry[], context: ApplyContext): Promise<void> {
+    this.applier.validate(entries, context);
+    const byEntity = new Map<string, OplogEntry[]>();
+    for (const entry of entries) byEntity.set(entry.entity, [...(byEntity.get(entry.entity) ?? []), entry]);
+    for (const [entity, list] of byEntity) {
+      const keys = list.map((entry) => this.applier.rowKey(entity, entry.pk));
+      const stored = await staging.get(entity, [...new Set(keys)]);
+      const state = new Map<string, Record<string, Json> | null>();
+      list.forEach((entry, i) => {
+        const key = keys[i]!;
+        const before = state.has(key) ? state.get(key) : parse(stored.get(key));
+        state.set(key, entry.op === 'delete' ? null : { ...before, ...entry.after });
+      });
+      const images = [...state].filter(([, image]) => image !== null);
+      await staging.put(
+        entity,
+        images.map(([key, image]) => [key, JSON.stringify(image)] as const),
+      );
+      await staging.remove(
+        entity,
+        [...state].filter(([, image]) => image === null).map(([key]) => key),
+      );
+    }
+  }
+
+  /**
+   * The staged rows become the source's rows: upserted parents first, then the rows the source owns but no longer
+   * has are deleted, children first, so foreign keys hold at every statement.
+   */
+  async #replaceRows(
+    em: EntityManager,
+    trx: Transaction,
+    staging: StagingArea,
+    entities: readonly string[],
+    context: ApplyContext,
+  ): Promise<void> {
+    const order = this.applier.entities.filter((entity) => entities.includes(entity));
+    for (const entity of order) {
+      let afterKey = '';
+      for (;;) {
+        const rows = await staging.page(entity, afterKey, SWAP_PAGE);
+        if (rows.length === 0) break;
+        const entries = rows.map((row) =>
+          asEntry(entity, 'update', this.applier.keyToPk(entity, row.pk_key), JSON.parse(row.image)),
+        );
+        await this.applier.apply(em, trx, entries, context);
+        afterKey = rows.at(-1)!.pk_key;
+      }
+    }
+    for (const entity of order.reverse()) {
+      for (;;) {
+        const keys = await staging.vanished(entity, SWAP_PAGE);
+        if (keys.length === 0) break;
+        const entries = keys.map((key) => asEntry(entity, 'delete', this.applier.keyToPk(entity, key), undefined));
+        await this.applier.apply(em, trx, entries, context);
+      }
+    }
+    await staging.clear();
+  }
+}
+
+function parse(image: string | undefined): Record<string, Json> | undefined {
+  return image === undefined ? undefined : (JSON.parse(image) as Record<string, Json>);
+}
+
+/** A staged row or a vanished one, as an entry the applier takes (it reads only entity, op, pk and after). */
+function asEntry(
+  entity: string,
+  op: OplogEntry['op'],
+  pk: Record<string, Json>,
+  after: Record<string, Json> | undefined,
+): OplogEntry {
+  return { source: '', incarnation: '', seq: 0, txId: '', epoch: 0, entity, op, pk, ...(after ? { after } : {}) };
+}

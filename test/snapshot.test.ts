@@ -1,0 +1,3 @@
+import { snapshotSuite } from './suites/snapshot-suite.js';
+
+snapshotSuite('sqlite', 'sqlite');
