@@ -19,7 +19,6 @@ export const helloSchema = z.strictObject({
   type: z.literal('hello'),
   protocol: z.strictObject({ min: z.number().int().positive(), max: z.number().int().positive() }),
   source: name,
-  token: z.string().max(512).optional(),
   incarnation: name,
   head: positionSchema,
   schema: schemaFingerprintSchema,
