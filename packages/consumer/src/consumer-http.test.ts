@@ -7,6 +7,7 @@ import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Consumer, type ConsumerOptions, createConsumer } from './consumer.js';
+import { CredentialStore } from './credential-store.js';
 import { consumerEntities, loadCursors } from './cursor-store.js';
 
 const Item = new EntitySchema<{ id: string; name: string }>({
@@ -17,6 +18,8 @@ const Item = new EntitySchema<{ id: string; name: string }>({
 const TOKEN = 'dashboard-token-for-tests';
 let dir: string;
 let orm: MikroORM;
+/** The credential of source s1. */
+let token: string;
 const consumers: Consumer[] = [];
 
 beforeEach(async () => {
@@ -26,6 +29,7 @@ beforeEach(async () => {
     { entities: [Item, ...consumerEntities] },
   );
   await orm.schema.updateSchema({ safe: true });
+  token = await new CredentialStore(() => orm.em.getConnection()).add('s1');
 });
 
 afterEach(async () => {
@@ -55,7 +59,7 @@ const entry = (seq: number): OplogEntry => ({
 
 /** A bare producer: hello with `head`, then one batch of `entries`; resolves after its ack. */
 async function produce(base: string, head: number, entries: OplogEntry[]): Promise<WebSocket> {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/oplog`);
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/oplog`, { headers: { authorization: `Bearer ${token}` } });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const frames: { type: string }[] = [];
   ws.on('message', (data) => frames.push(JSON.parse(String(data))));

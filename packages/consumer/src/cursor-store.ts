@@ -1,5 +1,6 @@
 import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
 import type { Cursor, Position } from '@oplog/protocol';
+import { OplogSourceCredential } from './credential-store.js';
 import { OplogLagSample } from './lag-history.js';
 
 /** One row per source: what is durably applied, committed in the same transaction as the data. */
@@ -30,7 +31,7 @@ export const OplogCursor = new EntitySchema<OplogCursorRow>({
 });
 
 /** The consumer's own tables; add them to the consumer's ORM entities (the consumer never captures). */
-export const consumerEntities = [OplogCursor, OplogLagSample];
+export const consumerEntities = [OplogCursor, OplogLagSample, OplogSourceCredential];
 
 export interface StoredCursor extends Cursor {
   head: Position;

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import {
   type Batch,
   decodeProducerFrame,
@@ -16,8 +15,6 @@ import type { BatchOwner, SourceState } from './source-state.js';
 export interface SessionHost {
   /** The state of a source, created on first contact. */
   sourceState(id: string, hello: Hello): SourceState;
-  /** The expected token of a source; undefined when the consumer runs without credentials. */
-  tokenFor(id: string): string | undefined | null;
   /** Told of every error that ends a session (for the errors-by-code metric). */
   sessionFailed?(code: string): void;
   readonly logger: Logger;
@@ -37,6 +34,8 @@ export class ConsumerSession implements BatchOwner {
   constructor(
     private readonly ws: WebSocket,
     private readonly host: SessionHost,
+    /** The source whose credential opened this connection; undefined for an anonymous one (auth: 'none'). */
+    private readonly authenticatedSourceId?: string,
   ) {
     this.#logger = host.logger;
     ws.on('message', (data, isBinary) => this.#onMessage(isBinary ? '' : String(data)));
@@ -108,9 +107,10 @@ export class ConsumerSession implements BatchOwner {
     const version = negotiateVersion(hello.protocol);
     if (version === undefined)
       return void this.fail(OplogError.versionUnsupported(hello.protocol.min, hello.protocol.max));
-    const expected = this.host.tokenFor(hello.source);
-    if (expected === null || (expected !== undefined && !sameSecret(expected, hello.token ?? ''))) {
-      return void this.fail(new OplogError('OPLOG_UNAUTHORIZED', `unknown source or wrong credential`));
+    if (this.authenticatedSourceId !== undefined && hello.source !== this.authenticatedSourceId) {
+      return void this.fail(
+        OplogError.unauthorized(`credential is for source ${this.authenticatedSourceId}, hello claims ${hello.source}`),
+      );
     }
     const source = this.host.sourceState(hello.source, hello);
     if (source.cursor.incarnation === hello.incarnation && hello.head.seq < source.cursor.seq) {
@@ -167,10 +167,4 @@ export class ConsumerSession implements BatchOwner {
   #send(data: string): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(data);
   }
-}
-
-function sameSecret(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { admitBatch, advanceCursor, type Cursor, type OplogEntry, OplogError, type Position } from '@oplog/protocol';
+import { RateLimit } from './rate-limit.js';
 
 /** What a session needs to hear back from the apply loop. */
 export interface BatchOwner {
@@ -15,6 +17,14 @@ interface PendingBatch {
 
 /** Commits `entries` and the cursor that follows them in one transaction. */
 export type CommitFn = (source: string, entries: OplogEntry[], cursor: Cursor, head: Position) => Promise<void>;
+
+/** Limits on what one source may send, enforced before anything of a batch is applied. */
+export interface SourceLimits {
+  /** A batch frame with more entries is refused with OPLOG_BATCH_TOO_BIG. */
+  maxBatchEntries: number;
+  /** Entries applied per second at most (undefined: no limit); beyond it the apply waits, and so do the acks. */
+  maxEntriesPerSecond?: number;
+}
 
 /** Entries applied together when batches queue up: group commit, to catch up a backlog faster. */
 const GROUP_ENTRIES = 5000;
@@ -35,18 +45,26 @@ export class SourceState {
   appliedEntries = 0;
   #queue: PendingBatch[] = [];
   #working: Promise<void> | undefined;
+  readonly #rate: RateLimit | undefined;
 
   constructor(
     readonly id: string,
     cursor: Cursor,
     head: Position,
     private readonly commit: CommitFn,
+    private readonly limits: SourceLimits = { maxBatchEntries: Number.POSITIVE_INFINITY },
   ) {
     this.cursor = cursor;
     this.head = head;
+    this.#rate = limits.maxEntriesPerSecond === undefined ? undefined : new RateLimit(limits.maxEntriesPerSecond);
   }
 
   enqueue(owner: BatchOwner, frameId: number, entries: OplogEntry[]): void {
+    const { maxBatchEntries } = this.limits;
+    if (entries.length > maxBatchEntries) {
+      this.#refuse(owner, OplogError.batchTooBig(entries.length, maxBatchEntries));
+      return;
+    }
     this.#queue.push({ owner, frameId, entries });
     this.#working ??= this.#work().finally(() => (this.#working = undefined));
   }
@@ -76,6 +94,8 @@ export class SourceState {
           acks.push([batch.frameId, cursor.seq]);
         }
         if (fresh.length > 0) {
+          const wait = this.#rate?.take(fresh.length) ?? 0;
+          if (wait > 0) await sleep(wait);
           await this.commit(this.id, fresh, cursor, this.head).catch((error: unknown) => {
             throw error instanceof OplogError ? error : OplogError.applyFailed(error);
           });
@@ -83,14 +103,17 @@ export class SourceState {
           this.appliedEntries += fresh.length;
         }
       } catch (error) {
-        const failure = error instanceof OplogError ? error : OplogError.internal(error);
-        this.lastError = { code: failure.code, message: failure.message, at: Date.now() };
-        this.forget(owner);
-        owner.fail(failure);
+        this.#refuse(owner, error instanceof OplogError ? error : OplogError.internal(error));
         continue;
       }
       for (const [frameId, seq] of acks) owner.ack(frameId, seq);
     }
+  }
+
+  #refuse(owner: BatchOwner, failure: OplogError): void {
+    this.lastError = { code: failure.code, message: failure.message, at: Date.now() };
+    this.forget(owner);
+    owner.fail(failure);
   }
 
   /** Consecutive batches of the same session, up to GROUP_ENTRIES entries (always at least one batch). */
