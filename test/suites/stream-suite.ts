@@ -1,12 +1,13 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Choice, Question } from '../../apps/demo/src/entities.js';
 import type { CliProcess, LogLine } from '../support/cli.js';
 import type { Driver } from '../support/databases.js';
 import {
   expectExit,
+  harnessPerTest,
   type LoadResult,
-  StreamHarness,
+  type StreamHarness,
   sleep,
   waitForConvergence,
   waitForLogs,
@@ -39,22 +40,8 @@ const connected = (line: LogLine) => line.msg === 'connected';
  */
 export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
   describe(`stream ${sourceDriver} → ${targetDriver} through the CLIs`, () => {
-    let harness: StreamHarness | undefined;
-    const setUp = async () => {
-      harness = await StreamHarness.create(sourceDriver, targetDriver);
-      return harness;
-    };
-
-    beforeEach(({ onTestFailed }) => {
-      harness = undefined;
-      onTestFailed(() => {
-        if (harness) console.error(`process output of the failed test:\n${harness.logs()}`);
-      });
-    });
-
-    afterEach(async () => {
-      await harness?.dispose();
-    });
+    const createHarness = harnessPerTest();
+    const setUp = () => createHarness(sourceDriver, targetDriver);
 
     it(
       'replicates the seed scenario exactly, row by row',

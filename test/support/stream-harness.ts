@@ -4,7 +4,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { oplogEntities } from '@oplog/capture';
 import { CredentialStore, consumerEntities } from '@oplog/consumer';
 import { openOrm } from '@oplog/runtime';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import { pollsEntities } from '../../apps/demo/src/entities.js';
 import { tableChecksums } from './checksum.js';
 import { CLIS, CliProcess, ENTITIES_MODULE, type LogLine, ROOT } from './cli.js';
@@ -287,6 +287,27 @@ export class StreamHarness {
     this.processes.push({ label: `${label} #${this.processes.length + 1}`, cli: started });
     return started;
   }
+}
+
+/**
+ * Registers the hooks for one harness per test: its processes' output is printed when the test fails, and it is
+ * disposed after the test. Returns the function that creates it.
+ */
+export function harnessPerTest(): (sourceDriver: Driver, targetDriver: Driver) => Promise<StreamHarness> {
+  let harness: StreamHarness | undefined;
+  beforeEach(({ onTestFailed }) => {
+    harness = undefined;
+    onTestFailed(() => {
+      if (harness) console.error(`process output of the failed test:\n${harness.logs()}`);
+    });
+  });
+  afterEach(async () => {
+    await harness?.dispose();
+  });
+  return async (sourceDriver, targetDriver) => {
+    harness = await StreamHarness.create(sourceDriver, targetDriver);
+    return harness;
+  };
 }
 
 /**

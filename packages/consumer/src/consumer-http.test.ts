@@ -168,6 +168,26 @@ describe('Consumer HTTP', () => {
     expect((await fetch(`${base}/app.js`, { headers: { cookie } })).headers.get('content-type')).toMatch(/javascript/);
   });
 
+  it('refuses a batch frame of more than maxBatchEntries entries with 1009, before applying any of it', async () => {
+    const { consumer, base } = await start({ maxBatchEntries: 3 });
+    const ws = await produce(base, 9, [entry(1), entry(2), entry(3)]);
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.once('close', (code, reason) => resolve([code, String(reason)])),
+    );
+    ws.send(JSON.stringify({ type: 'batch', id: 2, entries: [entry(4), entry(5), entry(6), entry(7)] }));
+    const [code, reason] = await closed;
+    expect(code).toBe(1009);
+    expect(reason).toMatch(/^OPLOG_BATCH_TOO_BIG: batch of 4 entries; at most 3/);
+    expect((await loadCursors(orm.em.getConnection())).get('s1')?.seq).toBe(3);
+    expect(consumer.sources()[0]?.lastError?.code).toBe('OPLOG_BATCH_TOO_BIG');
+  });
+
+  it('refuses auth none beyond loopback', () => {
+    expect(() => createConsumer(orm, { host: '0.0.0.0', dashboard: { public: true }, auth: 'none' })).toThrow(
+      /auth: 'none'/,
+    );
+  });
+
   it('refuses to listen beyond loopback without a dashboard token unless public on purpose', () => {
     expect(() => createConsumer(orm, { host: '0.0.0.0' })).toThrow(/dashboard.token/);
     expect(() => createConsumer(orm, { host: '0.0.0.0', dashboard: { public: true } })).not.toThrow();

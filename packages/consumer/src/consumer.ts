@@ -128,6 +128,9 @@ export class Consumer implements Service, SessionHost {
     this.#options = { ...DEFAULTS, ...options };
     checkDashboardAccess(this.#options.host, options.dashboard);
     checkAuthMode(this.#options.host, this.#options.auth);
+    if (options.maxEntriesPerSecond !== undefined && !(options.maxEntriesPerSecond > 0)) {
+      throw new TypeError('maxEntriesPerSecond must be positive');
+    }
     // Read fresh at each scrape, so the lag gauges agree with the cursor rows just committed.
     this.metrics = new ConsumerMetrics(() => this.#monitor?.observe() ?? []);
     this.#applier = createApplier(orm, { entities: options.entities });
