@@ -494,6 +494,8 @@ async function catchUpOnce(backlog: Backlog, label: string, verify: boolean): Pr
   try {
     consumer = new Child(`consumer`, SCRIPTS.consumer, [
       'start',
+      '--auth',
+      'none',
       '--port',
       '0',
       ...dbFlags(target),
@@ -756,7 +758,7 @@ async function latencyOnce(driver: Driver): Promise<LatencyRun> {
   let writer: Child | undefined;
   try {
     await orm.schema.updateSchema({ safe: true });
-    consumer = createConsumer(orm, { port: 0, logger: createLogger({ level: 'silent' }) });
+    consumer = createConsumer(orm, { port: 0, auth: 'none', logger: createLogger({ level: 'silent' }) });
     const { port } = await consumer.listen();
     const waitedSeconds = await waitForQuiet();
     const cpu0 = process.cpuUsage();

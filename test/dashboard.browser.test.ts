@@ -75,6 +75,8 @@ describe('the lag dashboard, while the demo streams', () => {
     target = await createTestDatabase('sqlite', 'dash_dst');
     const consumer = CliProcess.start('consumer', [
       'start',
+      '--auth',
+      'none',
       '--port',
       '0',
       '--db-name',
@@ -218,6 +220,7 @@ describe('the lag dashboard with 1,000 sources', () => {
     await orm.schema.updateSchema({ safe: true });
     const consumer = createConsumer(orm, {
       port: 0,
+      auth: 'none',
       maxConnections: SOURCES + 10,
       logger: createLogger({ level: 'warn' }),
     });

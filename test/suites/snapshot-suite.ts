@@ -25,7 +25,8 @@ const snapshotStarted = (reason: string) => (line: LogLine) =>
  */
 export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void {
   describe(`snapshot and incarnation ${sourceDriver} → ${targetDriver}`, () => {
-    const setUp = harnessPerTest(sourceDriver, targetDriver);
+    const createHarness = harnessPerTest();
+    const setUp = () => createHarness(sourceDriver, targetDriver);
 
     it(
       'brings 5,000 rows from before capture to the consumer, with the writes made during the snapshot',
@@ -158,7 +159,7 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
       async () => {
         const h = await setUp();
         await h.scenario();
-        const strict = await h.startConsumer({ entities: WITH_NOTE });
+        const strict = await h.startConsumer(['--entities', WITH_NOTE]);
         const producer = await h.startProducer(strict.port, QUICK_RECONNECT);
         await waitForLogs(producer, lostWith('OPLOG_SCHEMA_MISMATCH'), 1);
         const refusal = producer.logs.find(lostWith('OPLOG_SCHEMA_MISMATCH'))!;
@@ -167,10 +168,7 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
         await stop(producer);
         await stop(strict.process);
 
-        const lenient = await h.startConsumer({
-          entities: WITH_NOTE,
-          env: { OPLOG_SCHEMA_POLICY: 'apply-known' },
-        });
+        const lenient = await h.startConsumer(['--entities', WITH_NOTE], { OPLOG_SCHEMA_POLICY: 'apply-known' });
         await h.startProducer(lenient.port, QUICK_RECONNECT);
         await h.loadResult(h.load(100));
         await waitForConvergence(h);

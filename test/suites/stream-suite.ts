@@ -40,7 +40,8 @@ const connected = (line: LogLine) => line.msg === 'connected';
  */
 export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
   describe(`stream ${sourceDriver} → ${targetDriver} through the CLIs`, () => {
-    const setUp = harnessPerTest(sourceDriver, targetDriver);
+    const createHarness = harnessPerTest();
+    const setUp = () => createHarness(sourceDriver, targetDriver);
 
     it(
       'replicates the seed scenario exactly, row by row',

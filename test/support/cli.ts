@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const ENTITIES_MODULE = `${ROOT}apps/demo/src/entities.ts`;
-const CLIS = {
+export const CLIS = {
   consumer: `${ROOT}apps/consumer/src/cli.ts`,
   producer: `${ROOT}apps/producer/src/cli.ts`,
   demo: `${ROOT}apps/demo/src/cli.ts`,

@@ -1,16 +1,22 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type { MikroORM } from '@mikro-orm/core';
 import { oplogEntities } from '@oplog/capture';
+import { CredentialStore, consumerEntities } from '@oplog/consumer';
 import { openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
 import { tableChecksums } from './checksum.js';
-import { CliProcess, ENTITIES_MODULE, type LogLine } from './cli.js';
+import { CLIS, CliProcess, ENTITIES_MODULE, type LogLine, ROOT } from './cli.js';
 import { adminQuery, createTestDatabase, type Driver, type TestDatabase } from './databases.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 export const REPLICATED = ['Question', 'Choice', 'Tag'] as const;
+
+/** The source id of the harness's producer: its credential names it. */
+export const SOURCE_ID = 'shop-1';
 
 /** What `demo load` prints when it is done. */
 export interface LoadResult {
@@ -45,6 +51,7 @@ export class StreamHarness {
   readonly proxies: TcpProxy[] = [];
   #sourceOrm: MikroORM | undefined;
   #targetOrm: MikroORM | undefined;
+  #token: Promise<string> | undefined;
 
   private constructor(
     readonly source: TestDatabase,
@@ -88,25 +95,29 @@ export class StreamHarness {
 
   /** Starts oplog-consumer on the target on a free port; resolves once it listens. */
   async startConsumer(
-    options: { entities?: string; env?: Record<string, string> } = {},
+    args: string[] = [],
+    env: Record<string, string> = {},
   ): Promise<{ process: CliProcess; port: number }> {
     const consumer = this.#spawn(
       'consumer',
       'consumer',
-      ['start', '--port', '0', ...dbArgs(this.target), '--entities', options.entities ?? ENTITIES_MODULE],
-      options.env,
+      ['start', '--port', '0', ...dbArgs(this.target), '--entities', ENTITIES_MODULE, ...args],
+      env,
     );
     const listening = await consumer.waitForMessage('consumer listening');
     return { process: consumer, port: Number(listening.port) };
   }
 
-  /** Starts oplog-producer on the source, streaming to ws://127.0.0.1:port/oplog; resolves once it started. */
-  async startProducer(port: number, env: Record<string, string> = {}): Promise<CliProcess> {
+  /**
+   * Starts oplog-producer on the source, streaming to ws://127.0.0.1:port/oplog (or `scheme` wss) with the harness's
+   * credential (`env` may set another OPLOG_TOKEN); resolves once it started.
+   */
+  async startProducer(port: number, env: Record<string, string> = {}, scheme = 'ws'): Promise<CliProcess> {
     const producer = this.#spawn(
       'producer',
       'producer',
-      ['start', '--url', `ws://127.0.0.1:${port}/oplog`, ...dbArgs(this.source), '--entities', ENTITIES_MODULE],
-      env,
+      ['start', '--url', `${scheme}://127.0.0.1:${port}/oplog`, ...dbArgs(this.source), '--entities', ENTITIES_MODULE],
+      { OPLOG_TOKEN: await this.token(), ...env },
     );
     await producer.waitForMessage('producer started');
     return producer;
@@ -169,6 +180,35 @@ export class StreamHarness {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
     return Number(line?.split(' ').at(-1) ?? 0);
+  }
+
+  /**
+   * The credential of SOURCE_ID in the target, created on first use through the consumer's store, as
+   * `oplog-consumer sources add` does (with the credential table, if no consumer has created it yet).
+   */
+  token(): Promise<string> {
+    this.#token ??= (async () => {
+      const orm = await openOrm(dbConfig(this.target), { entities: consumerEntities });
+      try {
+        await orm.schema.updateSchema({ safe: true });
+        return await new CredentialStore(() => orm.em.getConnection()).add(SOURCE_ID);
+      } finally {
+        await orm.close();
+      }
+    })();
+    return this.#token;
+  }
+
+  /** Runs `oplog-consumer sources …args` on the target database; resolves with its exit code and output. */
+  async sources(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const argv = ['--conditions=@oplog/source', '--import', 'tsx', CLIS.consumer, 'sources', ...args];
+    try {
+      const { stdout, stderr } = await run(process.execPath, [...argv, ...dbArgs(this.target)], { cwd: ROOT });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
   }
 
   /** A proxy to `port` (0: nowhere yet, for one started in refuse mode and retargeted later). */
@@ -316,10 +356,10 @@ export class StreamHarness {
 }
 
 /**
- * Registers, in the calling describe block, hooks that dispose each test's harness and print its processes' output
- * when the test fails; returns the set-up that creates the harness.
+ * Registers the hooks for one harness per test: its processes' output is printed when the test fails, and it is
+ * disposed after the test. Returns the function that creates it.
  */
-export function harnessPerTest(sourceDriver: Driver, targetDriver: Driver): () => Promise<StreamHarness> {
+export function harnessPerTest(): (sourceDriver: Driver, targetDriver: Driver) => Promise<StreamHarness> {
   let harness: StreamHarness | undefined;
   beforeEach(({ onTestFailed }) => {
     harness = undefined;
@@ -330,7 +370,7 @@ export function harnessPerTest(sourceDriver: Driver, targetDriver: Driver): () =
   afterEach(async () => {
     await harness?.dispose();
   });
-  return async () => {
+  return async (sourceDriver, targetDriver) => {
     harness = await StreamHarness.create(sourceDriver, targetDriver);
     return harness;
   };
@@ -378,6 +418,8 @@ export async function waitForLogs(
     `log lines seen; last output:\n${cli.output.slice(-15).join('\n')}`,
   ).toBeGreaterThanOrEqual(count);
 }
+
+const run = promisify(execFile);
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

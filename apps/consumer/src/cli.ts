@@ -3,25 +3,33 @@ import { consumerEntities, createConsumer } from '@oplog/consumer';
 import { ConfigError, createLogger, loadConfig, loadEntities, openOrm, runServices } from '@oplog/runtime';
 import { Command, Option } from 'commander';
 import { consumerConfigSchema } from './config.js';
+import { type DbFlags, dbConfigSources, withDbFlags } from './db-flags.js';
+import { sourcesCommand } from './sources.js';
 
 const program = new Command('oplog-consumer').description(
   'Receives oplog streams from local servers and replays them into this database.',
 );
 
-program
-  .command('start', { isDefault: true })
+interface StartFlags extends DbFlags {
+  host?: string;
+  port?: number;
+  entities?: string;
+  auth?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  schemaPolicy?: string;
+}
+
+withDbFlags(program.command('start', { isDefault: true }))
   .description('listen for producers and apply their changes')
-  .option('-c, --config <file>', 'JSON config file')
   .option('--host <host>', 'address to listen on (env OPLOG_LISTEN__HOST)')
   .option('--port <port>', 'port to listen on, 0 for any free one (env OPLOG_LISTEN__PORT)', Number)
-  .addOption(
-    new Option('--db-driver <driver>', 'database driver (env OPLOG_DB__DRIVER)').choices(['sqlite', 'postgresql']),
-  )
-  .option('--db-name <name>', 'SQLite file or PostgreSQL database name (env OPLOG_DB__NAME)')
-  .option('--db-url <url>', 'PostgreSQL connection string (env OPLOG_DB__URL)')
   .option('--entities <module>', 'module exporting the replicated entities (env OPLOG_ENTITIES)')
   .addOption(
-    new Option('--schema <mode>', 'create missing tables at start (env OPLOG_SCHEMA)').choices(['update', 'none']),
+    new Option('--auth <mode>', 'credentials, or none for anonymous producers on loopback (env OPLOG_AUTH)').choices([
+      'credentials',
+      'none',
+    ]),
   )
   .addOption(
     new Option('--schema-policy <policy>', 'when a source schema differs (env OPLOG_SCHEMA_POLICY)').choices([
@@ -29,19 +37,20 @@ program
       'apply-known',
     ]),
   )
-  .action(async (flags) => {
+  .option('--tls-cert <file>', 'serve wss with this PEM certificate (env OPLOG_TLS__CERT)')
+  .option('--tls-key <file>', 'and this PEM key (env OPLOG_TLS__KEY)')
+  .action(async (flags: StartFlags) => {
     const logger = createLogger({ name: 'oplog-consumer' });
-    const config = loadConfig(consumerConfigSchema, {
-      file: flags.config,
-      env: process.env,
-      flags: {
+    const config = loadConfig(
+      consumerConfigSchema,
+      dbConfigSources(flags, {
         listen: { host: flags.host, port: flags.port },
-        db: { driver: flags.dbDriver, name: flags.dbName, url: flags.dbUrl },
         entities: flags.entities,
-        schema: flags.schema,
         schemaPolicy: flags.schemaPolicy,
-      },
-    });
+        auth: flags.auth,
+        tls: flags.tlsCert || flags.tlsKey ? { cert: flags.tlsCert, key: flags.tlsKey } : undefined,
+      }),
+    );
     const entities = await loadEntities(config.entities);
     const orm = await openOrm(config.db, { entities: [...entities, ...consumerEntities] });
     if (config.schema === 'update') await orm.schema.updateSchema({ safe: true });
@@ -49,10 +58,15 @@ program
       host: config.listen.host,
       port: config.listen.port,
       path: config.listen.path,
-      tokens: config.tokens,
       schemaPolicy: config.schemaPolicy,
+      auth: config.auth,
+      credentialCheckMs: config.credentialCheckMs,
+      tls: config.tls,
       maxPayload: config.maxPayload,
       maxConnections: config.maxConnections,
+      maxBatchEntries: config.maxBatchEntries,
+      maxEntriesPerSecond: config.maxEntriesPerSecond,
+      requestTimeoutMs: config.requestTimeoutMs,
       peerTimeoutMs: config.peerTimeoutMs,
       dashboard: { token: config.dashboard.token, public: config.dashboard.public },
       lagSampleMs: config.dashboard.sampleMs,
@@ -64,6 +78,8 @@ program
       await orm.close();
     }
   });
+
+program.addCommand(sourcesCommand());
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {

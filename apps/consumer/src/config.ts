@@ -22,14 +22,24 @@ export const consumerConfigSchema = z
      * `apply-known`: apply the fields both sides share and report the rest.
      */
     schemaPolicy: z.enum(['refuse', 'apply-known']).default('refuse'),
-    /** sourceId → token; without it any source may connect (trusted networks only). */
-    tokens: z.record(z.string(), z.string().min(16)).optional(),
+    /** `credentials`: producers need a source credential (`sources add`). `none`: anonymous ones too, loopback only. */
+    auth: z.enum(['credentials', 'none']).default('credentials'),
+    /** How often connected sources' credentials are re-read; a revoked or expired one closes its session. */
+    credentialCheckMs: z.number().int().positive().default(2000),
+    /** Serve https / wss with these PEM files. */
+    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     maxPayload: z
       .number()
       .int()
       .min(1024)
       .default(4 << 20),
     maxConnections: z.number().int().positive().default(1000),
+    /** Entries per batch frame; a bigger one is refused (OPLOG_BATCH_TOO_BIG). */
+    maxBatchEntries: z.number().int().positive().default(10_000),
+    /** Entries applied per second per source; a faster source is slowed down (never dropped). Default: no limit. */
+    maxEntriesPerSecond: z.number().positive().optional(),
+    /** An HTTP request, the WebSocket upgrade included, must arrive whole within this long (slowloris). */
+    requestTimeoutMs: z.number().int().positive().default(10_000),
     peerTimeoutMs: z.number().int().positive().default(10_000),
     /** The lag dashboard, its API and /metrics, served on the listen port. */
     dashboard: z
@@ -49,6 +59,13 @@ export const consumerConfigSchema = z
         code: 'custom',
         path: ['dashboard', 'token'],
         message: `listen.host ${config.listen.host} is beyond loopback: set dashboard.token (OPLOG_DASHBOARD__TOKEN), or dashboard.public: true to serve the dashboard and /metrics openly`,
+      });
+    }
+    if (!isLoopback(config.listen.host) && config.auth === 'none') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth'],
+        message: `listen.host ${config.listen.host} is beyond loopback: auth 'none' would let any producer in; create credentials with \`oplog-consumer sources add\``,
       });
     }
   });

@@ -5,9 +5,11 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { ensureSource, readSourceHead } from '@oplog/capture';
 import { createProducer } from '@oplog/producer';
 import { createLogger, type DbConfig, runServices, type Service } from '@oplog/runtime';
 import { Command, Option } from 'commander';
+import { createDemoCredential } from './credential.js';
 import { startFlakyLink } from './flaky-link.js';
 import { generateLoad } from './load.js';
 import { openLocalApp } from './local-app.js';
@@ -79,8 +81,12 @@ program
 
     const orm = await openLocalApp({ driver: 'sqlite', name: join(dir, 'local.sqlite') });
     say('local', `demo polls app writing to ${join(dir, 'local.sqlite')}, capture installed`);
-    const producer = createProducer(orm, { url, logger });
-    say('producer', `embedded in the local app, streaming its outbox to ${url}`);
+    await ensureSource(orm.em.getConnection());
+    const { sourceId } = (await readSourceHead(orm.em.getConnection()))!;
+    const token = await createDemoCredential(join(dir, 'central.sqlite'), sourceId);
+    say('central', `created a credential for source ${sourceId} (oplog-consumer sources add does the same)`);
+    const producer = createProducer(orm, { url, token, logger });
+    say('producer', `embedded in the local app, streaming its outbox to ${url} with that credential`);
     if (link) say('network', "the link holds the consumer's acks for 6 s every 30 s: watch the lag rise and recover");
 
     const stop = new AbortController();

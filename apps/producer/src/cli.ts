@@ -25,6 +25,7 @@ program
   .option('-c, --config <file>', 'JSON config file')
   .option('--url <url>', 'consumer endpoint, ws:// or wss:// (env OPLOG_URL)')
   .option('--token <token>', 'this source credential (env OPLOG_TOKEN)')
+  .option('--tls-ca <file>', 'trust this CA (PEM) for a wss:// consumer, besides the system CAs (env OPLOG_TLS__CA)')
   .addOption(
     new Option('--db-driver <driver>', 'database driver (env OPLOG_DB__DRIVER)').choices(['sqlite', 'postgresql']),
   )
@@ -42,6 +43,7 @@ program
       flags: {
         url: flags.url,
         token: flags.token,
+        tls: { ca: flags.tlsCa },
         db: { driver: flags.dbDriver, name: flags.dbName, url: flags.dbUrl },
         entities: flags.entities,
         retainAcked: flags.retainAcked,
@@ -54,6 +56,7 @@ program
     const producer = createProducer(orm, {
       url: config.url,
       token: config.token,
+      tls: config.tls,
       batch: config.batch,
       window: config.window,
       retainAcked: config.retainAcked,

@@ -1,3 +1,4 @@
+import { isSourceToken } from '@oplog/protocol';
 import { dbConfigSchema } from '@oplog/runtime';
 import { z } from 'zod';
 
@@ -5,7 +6,13 @@ import { z } from 'zod';
 export const producerConfigSchema = z.strictObject({
   /** The consumer's endpoint, ws:// or wss://. */
   url: z.url({ protocol: /^wss?$/ }),
-  token: z.string().min(1).optional(),
+  /** This source's credential, as `oplog-consumer sources add` printed it; its source id is the source's identity. */
+  token: z
+    .string()
+    .refine(isSourceToken, 'expected <sourceId>.<secret>, as `oplog-consumer sources add` prints it')
+    .optional(),
+  /** wss: a CA certificate (PEM file) to trust besides the system's; certificates are always verified. */
+  tls: z.strictObject({ ca: z.string().min(1).optional() }).prefault({}),
   /** The local app's database (the producer only reads and trims the outbox). */
   db: dbConfigSchema.prefault({}),
   /** The module exporting the app's entities (for the schema fingerprint). */

@@ -8,6 +8,7 @@ import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Consumer, type ConsumerOptions, createConsumer } from './consumer.js';
+import { CredentialStore } from './credential-store.js';
 import { consumerEntities, loadSources } from './cursor-store.js';
 
 const Item = new EntitySchema<{ id: string; name: string }>({
@@ -18,6 +19,8 @@ const Item = new EntitySchema<{ id: string; name: string }>({
 const TOKEN = 'dashboard-token-for-tests';
 let dir: string;
 let orm: MikroORM;
+/** The credential of source s1. */
+let token: string;
 const consumers: Consumer[] = [];
 
 beforeEach(async () => {
@@ -27,6 +30,7 @@ beforeEach(async () => {
     { entities: [Item, ...consumerEntities] },
   );
   await orm.schema.updateSchema({ safe: true });
+  token = await new CredentialStore(() => orm.em.getConnection()).add('s1');
 });
 
 afterEach(async () => {
@@ -59,7 +63,7 @@ const entry = (seq: number): OplogEntry => ({
  * one, a heartbeat reporting `head`, then one batch of `entries`; resolves after its ack.
  */
 async function produce(base: string, head: number, entries: OplogEntry[]): Promise<WebSocket> {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/oplog`);
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/oplog`, { headers: { authorization: `Bearer ${token}` } });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const frames: { type: string }[] = [];
   ws.on('message', (data) => frames.push(JSON.parse(String(data))));
@@ -166,6 +170,26 @@ describe('Consumer HTTP', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script type="module" src="app.js">');
     expect((await fetch(`${base}/app.js`, { headers: { cookie } })).headers.get('content-type')).toMatch(/javascript/);
+  });
+
+  it('refuses a batch frame of more than maxBatchEntries entries with 1009, before applying any of it', async () => {
+    const { consumer, base } = await start({ maxBatchEntries: 3 });
+    const ws = await produce(base, 9, [entry(1), entry(2), entry(3)]);
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.once('close', (code, reason) => resolve([code, String(reason)])),
+    );
+    ws.send(JSON.stringify({ type: 'batch', id: 3, entries: [entry(4), entry(5), entry(6), entry(7)] }));
+    const [code, reason] = await closed;
+    expect(code).toBe(1009);
+    expect(reason).toMatch(/^OPLOG_BATCH_TOO_BIG: batch of 4 entries; at most 3/);
+    expect((await loadSources(orm.em.getConnection())).get('s1')?.cursor.seq).toBe(3);
+    expect(consumer.sources()[0]?.lastError?.code).toBe('OPLOG_BATCH_TOO_BIG');
+  });
+
+  it('refuses auth none beyond loopback', () => {
+    expect(() => createConsumer(orm, { host: '0.0.0.0', dashboard: { public: true }, auth: 'none' })).toThrow(
+      /auth: 'none'/,
+    );
   });
 
   it('refuses to listen beyond loopback without a dashboard token unless public on purpose', () => {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/core';
@@ -14,8 +14,11 @@ import {
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import { WebSocketServer } from 'ws';
 import { type Applier, type ApplyContext, createApplier } from './applier.js';
+import { CredentialStore, type VerifiedCredential } from './credential-store.js';
+import { CredentialWatch } from './credential-watch.js';
 import { loadSources, type StoredSource } from './cursor-store.js';
-import { checkDashboardAccess, type DashboardOptions } from './dashboard-access.js';
+import { checkDashboardAccess, type DashboardOptions, isLoopback } from './dashboard-access.js';
+import { createEdgeServer, type EdgeServer, type TlsFiles } from './edge-server.js';
 import { createHttpHandler } from './http-api.js';
 import { loadLagHistory } from './lag-history.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -24,6 +27,7 @@ import { ConsumerSession, type SessionHost } from './session.js';
 import { SourceState, type Step } from './source-state.js';
 import { DatabaseSourceStore } from './source-store.js';
 import { useSqliteWal } from './sqlite-wal.js';
+import { type AuthMode, authenticateUpgrade, checkAuthMode } from './upgrade-auth.js';
 
 export interface ConsumerOptions {
   host?: string;
@@ -31,8 +35,15 @@ export interface ConsumerOptions {
   port?: number;
   /** The WebSocket endpoint's path. */
   path?: string;
-  /** sourceId → token. When set, only these sources may connect; when absent, any source may (trusted networks only). */
-  tokens?: Record<string, string>;
+  /**
+   * `credentials` (default): a producer connects only with a valid source credential (`Authorization: Bearer`,
+   * see CredentialStore). `none` also admits producers without one, and only on a loopback `host`.
+   */
+  auth?: AuthMode;
+  /** How often the credentials of connected sources are re-read; a revoked or expired one closes its session. */
+  credentialCheckMs?: number;
+  /** Serve https / wss with this certificate and key (PEM file paths). */
+  tls?: TlsFiles;
   /** Entity names accepted from sources (default: every entity of the consumer's ORM). */
   entities?: readonly string[];
   /**
@@ -42,6 +53,12 @@ export interface ConsumerOptions {
   schemaPolicy?: 'refuse' | 'apply-known';
   maxPayload?: number;
   maxConnections?: number;
+  /** Entries per batch frame; a bigger one is refused with OPLOG_BATCH_TOO_BIG. */
+  maxBatchEntries?: number;
+  /** Entries applied per second per source (default: no limit); a faster source is slowed down, never dropped. */
+  maxEntriesPerSecond?: number;
+  /** An HTTP request, the WebSocket upgrade included, must arrive whole within this long. */
+  requestTimeoutMs?: number;
   /** A silent producer (no frame, no pong) is cut off after this long. */
   peerTimeoutMs?: number;
   helloTimeoutMs?: number;
@@ -65,6 +82,10 @@ const DEFAULTS = {
   path: '/oplog',
   maxPayload: 4 << 20,
   maxConnections: 1000,
+  maxBatchEntries: 10_000,
+  requestTimeoutMs: 10_000,
+  auth: 'credentials' as AuthMode,
+  credentialCheckMs: 2000,
   peerTimeoutMs: 10_000,
   helloTimeoutMs: 10_000,
   lagSampleMs: 5000,
@@ -111,7 +132,9 @@ export class Consumer implements Service, SessionHost {
   readonly #sources = new Map<string, SourceState>();
   readonly #sessions = new Set<ConsumerSession>();
   #stored = new Map<string, StoredSource>();
-  #server: Server | undefined;
+  readonly #credentials: CredentialStore;
+  readonly #watch: CredentialWatch<ConsumerSession>;
+  #server: EdgeServer | undefined;
   #wss: WebSocketServer | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #accepting = false;
@@ -128,12 +151,23 @@ export class Consumer implements Service, SessionHost {
     this.#orm = orm;
     this.#options = { ...DEFAULTS, ...options };
     checkDashboardAccess(this.#options.host, options.dashboard);
+    checkAuthMode(this.#options.host, this.#options.auth);
+    if (options.maxEntriesPerSecond !== undefined && !(options.maxEntriesPerSecond > 0)) {
+      throw new TypeError('maxEntriesPerSecond must be positive');
+    }
     // Read fresh at each scrape, so the lag gauges agree with the cursor rows just committed.
     this.metrics = new ConsumerMetrics(() => this.#monitor?.observe() ?? []);
     this.#applier = createApplier(orm, { entities: options.entities });
     this.#store = new DatabaseSourceStore(orm, this.#applier, (source) => this.#contextOf(source));
     this.logger = (options.logger ?? createLogger()).child({ component: 'consumer' });
     this.#http = this.#createHttpHandler();
+    this.#credentials = new CredentialStore(() => this.#orm.em.getConnection('write'));
+    this.#watch = new CredentialWatch(
+      this.#credentials,
+      this.#options.credentialCheckMs,
+      (session, { sourceId }) => session.fail(OplogError.credentialRevoked(sourceId)),
+      this.logger,
+    );
   }
 
   /** Listens, then resolves when the consumer has stopped. */
@@ -160,7 +194,8 @@ export class Consumer implements Service, SessionHost {
     this.#assets.catch((error: unknown) => this.logger.error({ err: String(error) }, 'dashboard build failed'));
     const { maxPayload, path } = this.#options;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
-    this.#server = createServer((req, res) => this.#onRequest(req, res));
+    const { tls, requestTimeoutMs } = this.#options;
+    this.#server = await createEdgeServer((req, res) => this.#onRequest(req, res), { tls, requestTimeoutMs });
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head, path));
     await new Promise<void>((resolve, reject) => {
       this.#server!.once('error', reject);
@@ -169,8 +204,12 @@ export class Consumer implements Service, SessionHost {
     this.#accepting = true;
     this.#sweep = setInterval(() => this.#sweepSilentPeers(), Math.min(1000, this.#options.peerTimeoutMs / 2));
     this.#monitor.start();
+    this.#watch.start();
     const address = this.address();
-    this.logger.info({ host: address.address, port: address.port, path }, 'consumer listening');
+    this.logger.info({ host: address.address, port: address.port, path, tls: !!tls }, 'consumer listening');
+    if (!tls && !isLoopback(this.#options.host)) {
+      this.logger.warn('listening beyond loopback without TLS: source credentials and data cross the network in clear');
+    }
     return address;
   }
 
@@ -208,10 +247,13 @@ export class Consumer implements Service, SessionHost {
         snapshot: undefined,
         head: hello.head,
       };
-      state = new SourceState(id, stored, {
-        restart: (step) => this.#store.restart(step),
-        commit: (step) => this.#commit(step),
-      });
+      const { maxBatchEntries, maxEntriesPerSecond } = this.#options;
+      state = new SourceState(
+        id,
+        stored,
+        { restart: (step) => this.#store.restart(step), commit: (step) => this.#commit(step) },
+        { maxBatchEntries, maxEntriesPerSecond },
+      );
       this.#sources.set(id, state);
     }
     // The hello handler sets the new head right after this: push the connected state (and its lag) at once.
@@ -257,12 +299,6 @@ export class Consumer implements Service, SessionHost {
   entitiesOf(hello: Hello): string[] {
     return this.#applier.entities.filter((entity) => Object.hasOwn(hello.schema, entity));
   }
-
-  tokenFor(id: string): string | undefined | null {
-    const { tokens } = this.#options;
-    return tokens ? (tokens[id] ?? null) : undefined;
-  }
-
   /** Stops accepting sessions and lets every batch in flight commit and be acked. */
   async drain(): Promise<void> {
     this.#accepting = false;
@@ -272,6 +308,7 @@ export class Consumer implements Service, SessionHost {
   async stop(): Promise<void> {
     this.#accepting = false;
     clearInterval(this.#sweep);
+    this.#watch.stop();
     for (const session of this.#sessions) session.close(1001, 'OPLOG_SHUTTING_DOWN: consumer stopping');
     await Promise.all([...this.#sources.values()].map((s) => s.idle()));
     await this.#monitor?.stop();
@@ -305,18 +342,50 @@ export class Consumer implements Service, SessionHost {
     this.metrics.error(code);
   }
 
+  /**
+   * Refuses before any WebSocket exists: a wrong path, a consumer that is stopping or full, and every request
+   * without a valid source credential (401, checked against the database, so a revoked one is refused at once).
+   */
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void {
+    // Node hands the socket over without an error listener; one must be there while the credential is read.
+    const onError = () => socket.destroy();
+    socket.on('error', onError);
     const refuse = (status: number, text: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.once('finish', () => socket.destroy());
+      const challenge = status === 401 ? 'WWW-Authenticate: Bearer\r\n' : '';
+      socket.end(`HTTP/1.1 ${status} ${text}\r\n${challenge}Connection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     if (new URL(req.url ?? '/', 'http://x').pathname !== path) return void refuse(404, 'Not Found');
     if (!this.#accepting) return void refuse(503, 'Service Unavailable');
     if (this.#sessions.size >= this.#options.maxConnections) return void refuse(503, 'Service Unavailable');
+    authenticateUpgrade(req, this.#credentials, this.#options.auth).then(
+      (auth) => {
+        if (!auth.ok) {
+          const { reason, sourceId } = auth;
+          this.logger.warn({ reason, source: sourceId, peer: req.socket.remoteAddress }, 'producer refused: 401');
+          this.metrics.error('OPLOG_UNAUTHORIZED');
+          return refuse(401, 'Unauthorized');
+        }
+        if (!this.#accepting) return refuse(503, 'Service Unavailable');
+        if (socket.destroyed) return;
+        socket.off('error', onError);
+        this.#accept(req, socket, head, 'credential' in auth ? auth.credential : undefined);
+      },
+      (error: unknown) => {
+        this.logger.error({ err: error }, 'could not check a source credential');
+        refuse(503, 'Service Unavailable');
+      },
+    );
+  }
+
+  #accept(req: IncomingMessage, socket: Duplex, head: Buffer, credential: VerifiedCredential | undefined): void {
     this.#wss!.handleUpgrade(req, socket, head, (ws) => {
-      const session = new ConsumerSession(ws, this);
+      const session = new ConsumerSession(ws, this, credential?.sourceId);
       this.#sessions.add(session);
+      if (credential) this.#watch.add(session, credential);
       ws.on('close', () => {
         this.#sessions.delete(session);
+        this.#watch.delete(session);
         this.#monitor?.nudge();
       });
       const helloTimer = setTimeout(() => {

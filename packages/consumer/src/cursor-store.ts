@@ -1,5 +1,6 @@
 import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
 import type { Cursor, Position, SourceRecord } from '@oplog/protocol';
+import { OplogSourceCredential } from './credential-store.js';
 import { OplogLagSample } from './lag-history.js';
 import { OplogRowOwner } from './row-owner.js';
 import { loadSnapshots, OplogSnapshotRow, OplogSnapshotState } from './snapshot-store.js';
@@ -37,7 +38,14 @@ export const OplogCursor = new EntitySchema<OplogCursorRow>({
 });
 
 /** The consumer's own tables; add them to the consumer's ORM entities (the consumer never captures). */
-export const consumerEntities = [OplogCursor, OplogLagSample, OplogRowOwner, OplogSnapshotState, OplogSnapshotRow];
+export const consumerEntities = [
+  OplogCursor,
+  OplogLagSample,
+  OplogRowOwner,
+  OplogSnapshotState,
+  OplogSnapshotRow,
+  OplogSourceCredential,
+];
 
 /** What the consumer durably knows of a source, and the head it last heard. */
 export interface StoredSource extends SourceRecord {

@@ -1,7 +1,17 @@
 export { type Applier, createApplier } from './applier.js';
 export { Consumer, type ConsumerOptions, createConsumer, type SourceSnapshot } from './consumer.js';
+export {
+  type CredentialInfo,
+  CredentialStore,
+  OplogSourceCredential,
+  type Refusal,
+  type Verification,
+  type VerifiedCredential,
+} from './credential-store.js';
 export { consumerEntities, loadSources, type StoredSource } from './cursor-store.js';
 export { checkDashboardAccess, type DashboardOptions, isLoopback } from './dashboard-access.js';
+export type { TlsFiles } from './edge-server.js';
 export { type Lag, LIVE_LAG_MS, lagOf, SOURCE_STATES, type SourceStateName } from './lag.js';
 export { type HistoryPoint, loadLagHistory, OplogLagSample } from './lag-history.js';
 export type { SourceLag } from './lag-tracker.js';
+export { type AuthMode, checkAuthMode } from './upgrade-auth.js';

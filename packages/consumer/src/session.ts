@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import {
   type Batch,
   decodeProducerFrame,
@@ -17,14 +16,12 @@ import type { BatchOwner, SourceState } from './source-state.js';
 export interface SessionHost {
   /** The state of a source, created on first contact. */
   sourceState(id: string, hello: Hello): SourceState;
-  /** Refuses a hello whose entities or schema the consumer cannot take (see schemaPolicy). */
+  /** Refuses a hello whose entities or schema the consumer cannot take (see schemaPolicy); else adopts its schema. */
   admit(hello: Hello): OplogError | undefined;
   /** The entities both sides replicate, in apply order. */
   entitiesOf(hello: Hello): string[];
   /** A session heard from within this long is alive: a second session of its source is refused. */
   readonly peerTimeoutMs: number;
-  /** The expected token of a source; undefined when the consumer runs without credentials. */
-  tokenFor(id: string): string | undefined | null;
   /** Told of every error that ends a session (for the errors-by-code metric). */
   sessionFailed?(code: string): void;
   readonly logger: Logger;
@@ -46,6 +43,8 @@ export class ConsumerSession implements BatchOwner {
   constructor(
     private readonly ws: WebSocket,
     private readonly host: SessionHost,
+    /** The source whose credential opened this connection; undefined for an anonymous one (auth: 'none'). */
+    private readonly authenticatedSourceId?: string,
   ) {
     this.#logger = host.logger;
     ws.on('message', (data, isBinary) => this.#onMessage(isBinary ? '' : String(data)));
@@ -121,9 +120,10 @@ export class ConsumerSession implements BatchOwner {
     const version = negotiateVersion(hello.protocol);
     if (version === undefined)
       return void this.fail(OplogError.versionUnsupported(hello.protocol.min, hello.protocol.max));
-    const expected = this.host.tokenFor(hello.source);
-    if (expected === null || (expected !== undefined && !sameSecret(expected, hello.token ?? ''))) {
-      return void this.fail(new OplogError('OPLOG_UNAUTHORIZED', `unknown source or wrong credential`));
+    if (this.authenticatedSourceId !== undefined && hello.source !== this.authenticatedSourceId) {
+      return void this.fail(
+        OplogError.unauthorized(`credential is for source ${this.authenticatedSourceId}, hello claims ${hello.source}`),
+      );
     }
     const source = this.host.sourceState(hello.source, hello);
     // One live session per source. A newcomer is refused while the current one is alive (two producers with one
@@ -199,10 +199,4 @@ export class ConsumerSession implements BatchOwner {
   #send(data: string): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(data);
   }
-}
-
-function sameSecret(expected: string, given: string): boolean {
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

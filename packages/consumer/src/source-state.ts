@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   admitBatch,
   advanceCursor,
@@ -13,6 +14,7 @@ import {
   type SnapshotReason,
 } from '@oplog/protocol';
 import type { StoredSource } from './cursor-store.js';
+import { RateLimit } from './rate-limit.js';
 import type { StoredSnapshot } from './snapshot-store.js';
 
 /** What a session needs to hear back from the apply loop. */
@@ -48,6 +50,14 @@ export interface SourceStore {
   restart(step: Omit<Step, 'entries' | 'page'>): Promise<void>;
 }
 
+/** Limits on what one source may send, enforced before anything of a batch is applied. */
+export interface SourceLimits {
+  /** A batch frame with more entries is refused with OPLOG_BATCH_TOO_BIG. */
+  maxBatchEntries: number;
+  /** Entries applied per second at most (undefined: no limit); beyond it the apply waits, and so do the acks. */
+  maxEntriesPerSecond?: number;
+}
+
 /** Entries applied together when batches queue up: group commit, to catch up a backlog faster. */
 const GROUP_ENTRIES = 5000;
 
@@ -71,16 +81,19 @@ export class SourceState {
   appliedEntries = 0;
   #queue: Pending[] = [];
   #working: Promise<void> | undefined;
+  readonly #rate: RateLimit | undefined;
 
   constructor(
     readonly id: string,
     stored: Omit<StoredSource, 'updatedAt'>,
     private readonly store: SourceStore,
+    private readonly limits: SourceLimits = { maxBatchEntries: Number.POSITIVE_INFINITY },
   ) {
     this.cursor = stored.cursor;
     this.covered = stored.covered;
     this.snapshot = stored.snapshot as StoredSnapshot | undefined;
     this.head = stored.head;
+    this.#rate = limits.maxEntriesPerSecond === undefined ? undefined : new RateLimit(limits.maxEntriesPerSecond);
   }
 
   /**
@@ -96,25 +109,31 @@ export class SourceState {
       ? { incarnation: hello.incarnation, seq: hello.head.seq, epoch: hello.head.epoch, txId: null }
       : this.cursor;
     const now = Date.now();
-    const snapshot: StoredSnapshot = {
-      incarnation: hello.incarnation,
-      reason: plan.reason,
-      entities: plan.request.entities,
-      done: 0,
-      after: null,
-      highWater: hello.head.seq,
-      rows: 0,
-      total: 0,
-      startedAt: now,
-    };
+    // A source that replicates nothing the consumer has: nothing to read, the log starts at its head.
+    const empty = plan.request.entities.length === 0;
+    const snapshot: StoredSnapshot | undefined = empty
+      ? undefined
+      : {
+          incarnation: hello.incarnation,
+          reason: plan.reason,
+          entities: plan.request.entities,
+          done: 0,
+          after: null,
+          highWater: hello.head.seq,
+          rows: 0,
+          total: 0,
+          startedAt: now,
+        };
     const covered = whole ? [] : this.covered;
     await this.store.restart({ source: this.id, cursor, covered, snapshot, head: hello.head });
     Object.assign(this, { cursor, covered, snapshot, lastResync: { reason: plan.reason, at: now } });
-    return plan;
+    return empty ? { kind: 'stream' } : plan;
   }
 
   enqueue(owner: BatchOwner, frameId: number, entries: OplogEntry[]): void {
-    this.#push({ owner, frameId, entries });
+    const { maxBatchEntries } = this.limits;
+    if (entries.length > maxBatchEntries) this.#refuse(owner, OplogError.batchTooBig(entries.length, maxBatchEntries));
+    else this.#push({ owner, frameId, entries });
   }
 
   enqueuePage(owner: BatchOwner, frameId: number, page: SnapshotPage): void {
@@ -144,6 +163,8 @@ export class SourceState {
       try {
         const step = this.#prepare(group, owner, acks);
         if (step.page || step.entries.length > 0) {
+          const wait = this.#rate?.take(step.entries.length + (step.page?.rows.length ?? 0)) ?? 0;
+          if (wait > 0) await sleep(wait);
           const outcome = await this.store.commit(step).catch((error: unknown) => {
             throw error instanceof OplogError ? error : OplogError.applyFailed(error);
           });
@@ -151,14 +172,17 @@ export class SourceState {
           this.appliedEntries += step.entries.length;
         }
       } catch (error) {
-        const failure = error instanceof OplogError ? error : OplogError.internal(error);
-        this.lastError = { code: failure.code, message: failure.message, at: Date.now() };
-        this.forget(owner);
-        owner.fail(failure);
+        this.#refuse(owner, error instanceof OplogError ? error : OplogError.internal(error));
         continue;
       }
       for (const [frameId, seq] of acks) owner.ack(frameId, seq);
     }
+  }
+
+  #refuse(owner: BatchOwner, failure: OplogError): void {
+    this.lastError = { code: failure.code, message: failure.message, at: Date.now() };
+    this.forget(owner);
+    owner.fail(failure);
   }
 
   /** The step a group makes: a page moves the snapshot on, entries the cursor. Throws when the group is refused. */

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { MikroORM } from '@mikro-orm/core';
 import {
   ensureSource,
@@ -7,20 +8,25 @@ import {
   schemaFingerprint,
   uncapturedCascades,
 } from '@oplog/capture';
-import { OplogError, type SchemaFingerprint } from '@oplog/protocol';
+import { OplogError, parseSourceToken, type SchemaFingerprint } from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
-import WebSocket from 'ws';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { openConnection } from './connection.js';
 import { type BatchLimits, OutboxReader } from './outbox-reader.js';
 import { ProducerSession, type SessionOptions } from './session.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { type Wakeup, watchCommits } from './wakeup.js';
 
 export interface ProducerOptions {
-  /** The consumer's WebSocket endpoint, e.g. ws://central.example:7420/oplog. */
+  /** The consumer's WebSocket endpoint, e.g. wss://central.example:7420/oplog. */
   url: string;
-  /** This source's credential. */
+  /**
+   * This source's credential, `<sourceId>.<secret>` (from `oplog-consumer sources add`). Its source id is the
+   * source's identity on the wire; without a token, the outbox's own random id is.
+   */
   token?: string;
+  /** wss: a CA certificate file (PEM) to trust besides the system's. Certificates are always verified. */
+  tls?: { ca?: string };
   batch?: Partial<BatchLimits>;
   window?: Partial<SessionOptions['window']>;
   heartbeatMs?: number;
@@ -78,7 +84,8 @@ export class Producer implements Service {
   readonly #orm: MikroORM;
   readonly #reader: OutboxReader;
   readonly #snapshots: SnapshotReader;
-  readonly #options: typeof DEFAULTS & Pick<ProducerOptions, 'url' | 'token'>;
+  readonly #options: typeof DEFAULTS & Pick<ProducerOptions, 'url' | 'token' | 'tls'>;
+  readonly #tokenSourceId: string | undefined;
   readonly #schema: SchemaFingerprint;
   readonly #cascadeWarnings: string[];
   readonly #logger: Logger;
@@ -104,6 +111,8 @@ export class Producer implements Service {
       window: { ...DEFAULTS.window, ...options.window },
       backoff: { ...DEFAULTS.backoff, ...options.backoff },
     };
+    // A malformed token fails here, at start, rather than as a refusal on every connection.
+    this.#tokenSourceId = options.token === undefined ? undefined : parseSourceToken(options.token).sourceId;
     if (this.#options.batch.maxBytes >= this.#options.maxPayload) {
       throw new TypeError('batch.maxBytes must be below maxPayload, or a full batch could never be sent');
     }
@@ -124,7 +133,8 @@ export class Producer implements Service {
 
   async #run(): Promise<void> {
     await ensureSource(this.#orm.em.getConnection());
-    const source = (await this.#reader.head()) as SourceHead;
+    const source = this.#asCredentialed((await this.#reader.head()) as SourceHead);
+    const ca = this.#options.tls?.ca === undefined ? undefined : await readFile(this.#options.tls.ca);
     this.#wakeup = await watchCommits(this.#orm, () => this.#session?.wake(), this.#options.pollMs);
     this.#logger.info(
       { sourceId: source.sourceId, incarnation: source.incarnation, url: this.#options.url, wake: this.#wakeup.source },
@@ -133,7 +143,7 @@ export class Producer implements Service {
     for (const warning of this.#cascadeWarnings) this.#logger.warn({ code: 'OPLOG_CASCADE_NOT_CAPTURED' }, warning);
     let attempt = 0;
     while (!this.#stopped) {
-      const progressed = await this.#connectOnce();
+      const progressed = await this.#connectOnce(ca);
       if (this.#stopped) break;
       attempt = progressed ? 0 : attempt + 1;
       const delay = backoffDelay(attempt, this.#options.backoff);
@@ -152,17 +162,13 @@ export class Producer implements Service {
   }
 
   /** One connection; resolves true if the consumer welcomed us, or the source was renewed (so no backoff). */
-  async #connectOnce(): Promise<boolean> {
+  async #connectOnce(ca: Buffer | undefined): Promise<boolean> {
     this.#status.state = 'connecting';
     // Read at every connect: the incarnation changes when a rewound history is detected.
-    const source = (await this.#reader.head()) as SourceHead;
+    const source = this.#asCredentialed((await this.#reader.head()) as SourceHead);
     Object.assign(this.#status, { sourceId: source.sourceId, incarnation: source.incarnation });
     this.#status.headSeq = Math.max(this.#status.headSeq, source.seq);
-    const ws = new WebSocket(this.#options.url, {
-      maxPayload: this.#options.maxPayload,
-      perMessageDeflate: false,
-      handshakeTimeout: this.#options.handshakeTimeoutMs,
-    });
+    const ws = openConnection({ ...this.#options, ca });
     let welcomed = false;
     const session = new ProducerSession(
       ws,
@@ -210,6 +216,11 @@ export class Producer implements Service {
       this.#status.snapshot = undefined;
     }
     return welcomed;
+  }
+
+  /** With a token, the source is who its credential says: the hello and every entry carry the token's source id. */
+  #asCredentialed(source: SourceHead): SourceHead {
+    return this.#tokenSourceId === undefined ? source : { ...source, sourceId: this.#tokenSourceId };
   }
 
   #onDurable(seq: number): void {

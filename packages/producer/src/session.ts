@@ -14,11 +14,11 @@ import {
 } from '@oplog/protocol';
 import type { Logger } from '@oplog/runtime';
 import type WebSocket from 'ws';
+import { connectionError, handshakeRefused } from './connection.js';
 import type { BatchLimits, OutboxReader } from './outbox-reader.js';
 import type { SnapshotReader } from './snapshot-reader.js';
 
 export interface SessionOptions {
-  token?: string;
   batch: BatchLimits;
   /** At most this many frames, and this many bytes (counting the socket's own buffer), are unacked at once. */
   window: { frames: number; bytes: number };
@@ -105,7 +105,8 @@ export class ProducerSession {
       ws.on('open', () => void this.#hello().catch((error) => this.#fail(OplogError.internal(error))));
       ws.on('message', (data, isBinary) => this.#onMessage(isBinary ? '' : String(data)));
       ws.on('pong', () => (this.#lastHeardAt = Date.now()));
-      ws.on('error', (error) => this.#fail(OplogError.internal(error)));
+      ws.on('error', (error) => this.#fail(connectionError(error)));
+      ws.on('unexpected-response', (_req, res) => this.#fail(handshakeRefused(res.statusCode)));
       ws.on('close', (code, reason) => {
         for (const timer of timers) clearTimeout(timer);
         this.#drained?.();
@@ -151,7 +152,6 @@ export class ProducerSession {
         protocol: { min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION },
         source: this.source.sourceId,
         incarnation: this.source.incarnation,
-        ...(this.options.token ? { token: this.options.token } : {}),
         head: { seq: head.seq, epoch: head.epoch },
         oldest,
         schema: this.schema,

@@ -17,7 +17,12 @@ export const ERRORS = {
   },
   OPLOG_VERSION_UNSUPPORTED: { close: 1002, retryable: false, meaning: 'The peers share no protocol version.' },
   OPLOG_FRAME_TOO_BIG: { close: 1009, retryable: false, meaning: 'A frame is larger than the peer accepts.' },
-  OPLOG_UNAUTHORIZED: { close: 1008, retryable: false, meaning: 'The source credential is missing or unknown.' },
+  OPLOG_UNAUTHORIZED: {
+    close: 1008,
+    retryable: false,
+    meaning:
+      'The source credential is missing, malformed, unknown, wrong, expired or revoked, or names another source.',
+  },
   OPLOG_SESSION_REPLACED: {
     close: 1008,
     retryable: true,
@@ -89,6 +94,22 @@ export const ERRORS = {
     close: 1008,
     retryable: false,
     meaning: 'A change touches a row that another source created; it is not applied.',
+  },
+  OPLOG_CREDENTIAL_REVOKED: {
+    close: 1008,
+    retryable: false,
+    meaning: "The session's source credential was revoked, expired or replaced while it was connected.",
+  },
+  OPLOG_BATCH_TOO_BIG: {
+    close: 1009,
+    retryable: false,
+    meaning: 'A batch frame holds more entries than the consumer accepts (maxBatchEntries).',
+  },
+  OPLOG_TLS_UNTRUSTED: {
+    close: 1015,
+    retryable: false,
+    meaning:
+      "The consumer's TLS certificate could not be verified (unknown CA, expired, or another host name); it is never sent, only reported locally.",
   },
 } as const satisfies Record<string, { close: number; retryable: boolean; meaning: string }>;
 
@@ -223,6 +244,26 @@ export class OplogError extends Error {
   /** Rebuilds an error received in an `error` frame. */
   static fromFrame(frame: { code: string; message: string }) {
     return new OplogError(isErrorCode(frame.code) ? frame.code : 'OPLOG_INTERNAL', frame.message);
+  }
+
+  static unauthorized(detail: string) {
+    return new OplogError('OPLOG_UNAUTHORIZED', detail);
+  }
+
+  static credentialRevoked(sourceId: string) {
+    return new OplogError('OPLOG_CREDENTIAL_REVOKED', `the credential of source ${sourceId} is no longer valid`);
+  }
+
+  static batchTooBig(entries: number, max: number) {
+    return new OplogError('OPLOG_BATCH_TOO_BIG', `batch of ${entries} entries; at most ${max} are accepted`);
+  }
+
+  static tlsUntrusted(cause: Error & { code?: string }) {
+    return new OplogError(
+      'OPLOG_TLS_UNTRUSTED',
+      `the consumer's certificate is not trusted (${cause.code ?? 'TLS'}: ${cause.message}); set tls.ca to the CA that signed it`,
+      { cause },
+    );
   }
 }
 

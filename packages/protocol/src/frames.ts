@@ -25,7 +25,6 @@ export const helloSchema = z.strictObject({
   type: z.literal('hello'),
   protocol: z.strictObject({ min: z.number().int().positive(), max: z.number().int().positive() }),
   source: name,
-  token: z.string().max(512).optional(),
   incarnation: name,
   head: positionSchema,
   /** The oldest seq the outbox still holds (head + 1 when it is empty): older ones were trimmed. */

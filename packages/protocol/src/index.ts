@@ -13,4 +13,12 @@ export {
   type SourceRecord,
   snapshotReady,
 } from './source-plan.js';
+export {
+  formatSourceToken,
+  isSourceId,
+  isSourceToken,
+  parseSourceToken,
+  SOURCE_ID_PATTERN,
+  type SourceToken,
+} from './source-token.js';
 export { MIN_PROTOCOL_VERSION, negotiateVersion, PROTOCOL_VERSION } from './version.js';

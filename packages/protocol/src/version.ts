@@ -2,7 +2,8 @@
  * The wire protocol version. Bump it on any change a peer could misread, and add a line below.
  *
  * 1: hello / welcome / batch / ack / error / heartbeat, JSON text frames.
- * 2: snapshots (welcome.snapshot, snapshot pages), hello.oldest, the cursor's txId for the continuity check.
+ * 2: snapshots (welcome.snapshot, snapshot pages), hello.oldest, the cursor's txId for the continuity check; the
+ *    credential moved from the hello to the HTTP upgrade's Authorization header.
  */
 export const PROTOCOL_VERSION = 2;
 

@@ -1,0 +1,3 @@
+import { authSuite } from './suites/auth-suite.js';
+
+authSuite('postgresql');
