@@ -34,6 +34,7 @@ export class Child {
     readonly label: string,
     script: string,
     argv: string[],
+    env: Record<string, string> = {},
   ) {
     const profile = settings.cpuProfDir
       ? ['--cpu-prof', '--cpu-prof-dir', settings.cpuProfDir, '--cpu-prof-name', `${label}.${Date.now()}.cpuprofile`]
@@ -41,7 +42,7 @@ export class Child {
     this.child = spawn(
       process.execPath,
       [...settings.nodeFlags, ...profile, '--conditions=@oplog/source', '--import', 'tsx', script, ...argv],
-      { cwd: ROOT, env: { ...process.env, OPLOG_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: ROOT, env: { ...process.env, OPLOG_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.#onLine(line));
