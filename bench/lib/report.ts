@@ -108,7 +108,6 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
 
 export function renderMarkdown(result: BenchResult): string {
   const present = SIDES.filter((side) => result.phases.some((p) => p.sides[side.id]));
-  const ourSides = present.filter((s) => s.id !== 'peer');
   const main = table(
     ['phase', ...present.flatMap((s) => (s.id === 'peer' ? [s.label] : [s.label, `${s.id} ÷ peer`]))],
     result.phases.map((phase) => [
@@ -161,6 +160,6 @@ export function renderMarkdown(result: BenchResult): string {
     '',
     targets,
     '',
-    `${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, Linux ${m.kernel}, Node ${m.node}, PostgreSQL ${m.postgres}; ${result.totalSeconds} s in all. Sides run: ${ourSides.length + (present.some((s) => s.id === 'peer') ? 1 : 0)}.`,
+    `${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, Linux ${m.kernel}, Node ${m.node}, PostgreSQL ${m.postgres}; ${result.totalSeconds} s in all.`,
   ].join('\n');
 }
