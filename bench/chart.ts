@@ -19,8 +19,8 @@ const ROW = 22;
 const LEFT = 300;
 const BAR_MAX = WIDTH - LEFT - 140;
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-const text = (x: number, y: number, s: string, extra = '') =>
-  `<text x="${x}" y="${y}" font-size="12" font-family="sans-serif" ${extra}>${esc(s)}</text>`;
+const text = (x: number, y: number, s: string, extra = 'font-size="12"') =>
+  `<text x="${x.toFixed(1)}" y="${y}" font-family="sans-serif" ${extra}>${esc(s)}</text>`;
 
 interface Bar {
   side: SideId;
@@ -31,7 +31,7 @@ interface Bar {
 /** A panel of horizontal bar groups, one group per row label, scaled to the largest value of the panel. */
 function panel(title: string, groups: { label: string; bars: Bar[] }[], top: number): { svg: string; height: number } {
   const max = Math.max(...groups.flatMap((g) => g.bars.map((b) => b.value)), 1);
-  const parts = [text(10, top + 16, title, 'font-weight="bold" font-size="14"')];
+  const parts = [text(10, top + 16, title, 'font-size="14" font-weight="bold"')];
   let y = top + 30;
   for (const group of groups) {
     parts.push(text(10, y + (group.bars.length * ROW) / 2 + 4, group.label));
@@ -89,9 +89,9 @@ const footer = text(
   10,
   height - 10,
   `medians of ${result.settings.rounds} rounds; ${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.machine.node}, PostgreSQL ${result.machine.postgres}`,
-  'fill="#555"',
+  'font-size="12" fill="#555"',
 );
 writeFileSync(
   output,
-  `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">\n<rect width="100%" height="100%" fill="white"/>\n${legend}\n${first.svg}\n${second.svg}\n${footer}\n</svg>\n`,
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img">\n<title>oplog-stream and PostgreSQL 15 logical replication: throughput and latency</title>\n<rect width="100%" height="100%" fill="white"/>\n${legend}\n${first.svg}\n${second.svg}\n${footer}\n</svg>\n`,
 );
