@@ -1,19 +1,21 @@
 /**
- * The source side of bench/stream.ts's latency phase, run as its own process: the demo's polls app with capture
+ * The source side of our latency phase (bench/lib/pipeline-latency.ts), run as its own process: the demo's polls app with capture
  * and an embedded producer, committing single-row transactions at a steady rate.
  *
  * It records, on the machine-wide monotonic clock (CLOCK_MONOTONIC, the same in every process), the instant each
  * commit completed, from an afterTransactionCommit hook registered before capture's (so before capture wakes the
- * producer). The outbox starts empty, so commit k holds seq k. When the consumer has acked every commit, it prints
- * one line on stdout: {"result":{...}}. Everything else goes to stderr.
+ * producer). The outbox starts empty, so commit k holds seq k. Once the warm-up is acked it prints
+ * {"msg":"measuring"}; when the consumer has acked every measured commit, one line {"result":{...}}, and then it
+ * waits for SIGTERM (so that the bench can read its CPU time first). Everything else goes to stderr.
  */
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { EventSubscriber, TransactionEventArgs } from '@mikro-orm/core';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { createProducer } from '@oplog/producer';
 import { createLogger, type DbConfig, openOrm } from '@oplog/runtime';
-import { pollsEntities, Question } from '../apps/demo/src/entities.js';
+import { pollsEntities } from '../apps/demo/src/entities.js';
+import { waitUntil } from './lib/stats.js';
+import { commitPaced } from './lib/workloads.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,7 +30,7 @@ const { values: args } = parseArgs({
 });
 const commits = Number(args.commits);
 const warmup = Number(args.warmup);
-const intervalMs = 1000 / Number(args.rate);
+const rate = Number(args.rate);
 
 /** Microseconds on CLOCK_MONOTONIC: comparable across processes on one Linux machine. */
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
@@ -51,38 +53,20 @@ await orm.schema.updateSchema({ safe: true });
 const producer = createProducer(orm, { url: args.url!, logger: createLogger({ level: 'silent' }) });
 const running = producer.run();
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function waitFor(what: string, done: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline)
-      throw new Error(`writer: timed out waiting for ${what}: ${JSON.stringify(producer.status())}`);
-    await sleep(2);
-  }
-}
-
-/** `count` single-row transactions, the i-th started at start + i × interval (so a slow one does not shift the rest). */
-async function commitPaced(count: number, from: number): Promise<void> {
-  const start = performance.now();
-  for (let i = 0; i < count; i++) {
-    const wait = start + i * intervalMs - performance.now();
-    if (wait > 0) await sleep(wait);
-    const em = orm.em.fork();
-    em.create(Question, { id: randomUUID(), questionText: `Question ${from + i}?`, pubDate: new Date() });
-    await em.flush();
-  }
-}
+const waitFor = (what: string, done: () => boolean) =>
+  waitUntil(what, done, 60_000, 2).catch((error: Error) => {
+    throw new Error(`writer: ${error.message}: ${JSON.stringify(producer.status())}`);
+  });
 
 await waitFor('the consumer to welcome the producer', () => producer.status().state === 'streaming');
 // Warm-up commits (seqs 1..warmup) let the JIT and both ends settle; they are not measured.
-await commitPaced(warmup, 1);
+await commitPaced(orm, warmup, rate, 'Warm-up');
 await waitFor('the warm-up to be acked', () => producer.status().ackedSeq >= warmup);
-const cpuBefore = process.cpuUsage();
+process.stdout.write(`${JSON.stringify({ msg: 'measuring' })}\n`);
 recording = true;
-await commitPaced(commits, warmup + 1);
+await commitPaced(orm, commits, rate, 'Question');
 recording = false;
 await waitFor('every commit to be acked', () => producer.status().ackedSeq >= warmup + commits);
-const cpu = process.cpuUsage(cpuBefore);
 await producer.drain();
 await producer.stop();
 await running;
@@ -95,9 +79,11 @@ process.stdout.write(
     result: {
       firstSeq: warmup + 1,
       committedAtUs,
-      cpuSeconds: (cpu.user + cpu.system) / 1e6,
-      totalCpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-      peakRssMb: process.resourceUsage().maxRSS / 1024,
     },
   })}\n`,
 );
+// Up to 30 s, so that a writer whose bench died does not linger.
+await new Promise((resolve) => {
+  process.once('SIGTERM', resolve);
+  setTimeout(resolve, 30_000);
+});

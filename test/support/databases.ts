@@ -16,7 +16,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(driver: Driver, label = 'test'): Promise<TestDatabase> {
+/** `server` is a PostgreSQL server's URL without a database (the shared one at PG_URL unless given). */
+export async function createTestDatabase(driver: Driver, label = 'test', server = PG_URL): Promise<TestDatabase> {
   const unique = `${label}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   if (driver === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'oplog-'));
@@ -27,18 +28,18 @@ export async function createTestDatabase(driver: Driver, label = 'test'): Promis
     };
   }
   const dbName = `oplog_${unique}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  await adminQuery(`create database ${dbName}`);
+  await adminQuery(`create database ${dbName}`, server);
   return {
     driver,
     dbName,
-    clientUrl: `${PG_URL}/${dbName}`,
-    drop: () => adminQuery(`drop database if exists ${dbName} with (force)`),
+    clientUrl: `${server}/${dbName}`,
+    drop: () => adminQuery(`drop database if exists ${dbName} with (force)`, server),
   };
 }
 
 /** Runs one statement on the server's `postgres` database (create / drop database). */
-export async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: `${PG_URL}/postgres` });
+export async function adminQuery(sql: string, server = PG_URL): Promise<void> {
+  const client = new pg.Client({ connectionString: `${server}/postgres` });
   await client.connect();
   try {
     await client.query(sql);
