@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import { describe, expect, it } from 'vitest';
 import { Choice, Question } from '../../apps/demo/src/entities.js';
@@ -56,6 +57,40 @@ export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
         expect(source.questions.map((q) => q.id)).toEqual([ids.questionId]);
         expect(source.choices.map((c) => c.id)).toEqual([...ids.choiceIds].sort());
         expect(await pollRows(await h.targetOrm())).toEqual(source);
+      },
+      TIMEOUT,
+    );
+
+    it(
+      'streams a transaction larger than a frame in parts, and applies it whole',
+      async () => {
+        const h = await setUp();
+        await h.scenario();
+        // Frames of at most 256 KiB on the consumer: the 3,000-row transaction below is about 1 MB.
+        const consumer = await h.startConsumer([], { OPLOG_MAX_PAYLOAD: String(256 << 10) });
+        await h.startProducer(consumer.port, { OPLOG_BATCH__MAX_ENTRIES: '500', OPLOG_BATCH__MAX_BYTES: '200000' });
+        await waitForConvergence(h);
+        const target = await h.targetOrm();
+        const choices = async () => (await target.em.fork().count(Choice, {})) as number;
+        const before = await choices();
+        const big = 3000;
+        const writing = h.asApp((app) =>
+          app.em.fork().transactional(async (em) => {
+            const question = em.create(Question, { id: randomUUID(), questionText: 'Big one', pubDate: new Date() });
+            for (let i = 0; i < big; i++) {
+              em.create(Choice, { id: randomUUID(), question, choiceText: `choice ${i} ${'x'.repeat(150)}`, votes: i });
+            }
+          }),
+        );
+        // The consumer shows the transaction whole or not at all, never in part.
+        const seen = new Set<number>();
+        while ((await choices()) < before + big) {
+          seen.add((await choices()) - before);
+          await sleep(5);
+        }
+        await writing;
+        expect([...seen].filter((n) => n !== 0)).toEqual([]);
+        await waitForConvergence(h);
       },
       TIMEOUT,
     );

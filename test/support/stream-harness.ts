@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { MikroORM } from '@mikro-orm/core';
-import { oplogEntities } from '@oplog/capture';
+import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { CredentialStore, consumerEntities } from '@oplog/consumer';
 import { openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, expect } from 'vitest';
@@ -240,6 +240,19 @@ export class StreamHarness {
   async waitForHead(seq: number, timeoutMs = 60_000): Promise<void> {
     await this.waitFor(async () => (await this.head()) >= seq, timeoutMs);
     expect(await this.head(), 'the source head').toBeGreaterThanOrEqual(seq);
+  }
+
+  /** Runs `work` as the local app would: on an ORM of the source with capture registered. */
+  async asApp<T>(work: (orm: MikroORM) => Promise<T>): Promise<T> {
+    const orm = await openOrm(dbConfig(this.source), {
+      entities: [...pollsEntities, ...oplogEntities],
+      subscribers: [new OplogCapture()],
+    });
+    try {
+      return await work(orm);
+    } finally {
+      await orm.close();
+    }
   }
 
   async sourceOrm(): Promise<MikroORM> {

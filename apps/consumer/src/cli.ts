@@ -59,6 +59,7 @@ withDbFlags(program.command('start', { isDefault: true }))
       port: config.listen.port,
       path: config.listen.path,
       schemaPolicy: config.schemaPolicy,
+      poison: config.poison,
       auth: config.auth,
       credentialCheckMs: config.credentialCheckMs,
       tls: config.tls,

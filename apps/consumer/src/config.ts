@@ -22,6 +22,11 @@ export const consumerConfigSchema = z
      * `apply-known`: apply the fields both sides share and report the rest.
      */
     schemaPolicy: z.enum(['refuse', 'apply-known']).default('refuse'),
+    /**
+     * A source transaction this database refuses (a constraint violation, a row of another source): `halt` the
+     * source until the cause is fixed (default), or `quarantine` it in oplog_quarantine and go on.
+     */
+    poison: z.enum(['halt', 'quarantine']).default('halt'),
     /** `credentials`: producers need a source credential (`sources add`). `none`: anonymous ones too, loopback only. */
     auth: z.enum(['credentials', 'none']).default('credentials'),
     /** How often connected sources' credentials are re-read; a revoked or expired one closes its session. */

@@ -51,6 +51,12 @@ export interface ConsumerOptions {
    * `apply-known`: apply the fields both have with the same type, leave out the rest, and report them.
    */
   schemaPolicy?: 'refuse' | 'apply-known';
+  /**
+   * A source transaction this database refuses (a constraint violation, a row of another source): `halt` the source
+   * there, its producer retrying with backoff, until the cause is fixed (default); or `quarantine` it in
+   * oplog_quarantine and go on.
+   */
+  poison?: 'halt' | 'quarantine';
   maxPayload?: number;
   maxConnections?: number;
   /** Entries per batch frame; a bigger one is refused with OPLOG_BATCH_TOO_BIG. */
@@ -92,6 +98,7 @@ const DEFAULTS = {
   lagRetentionMs: 3_600_000,
   sqliteWal: true,
   schemaPolicy: 'refuse' as 'refuse' | 'apply-known',
+  poison: 'halt' as 'halt' | 'quarantine',
 };
 
 /** /healthz fails when an apply transaction has been running this long: the apply loop makes no progress. */
@@ -106,7 +113,11 @@ export interface SourceSnapshot {
   head: Position;
   lastSeenAt: number | undefined;
   lastError: SourceState['lastError'];
+  /** Set while a poison change holds the source back. */
+  halted: SourceState['halted'];
   appliedEntries: number;
+  /** Entries parked in oplog_quarantine since this consumer started (poison: quarantine). */
+  quarantinedEntries: number;
   /** While the source is being snapshotted: why, and how far (rows staged of the rows counted). */
   snapshot: { reason: string; rows: number; total: number; percent: number } | undefined;
   lastResync: SourceState['lastResync'];
@@ -226,7 +237,9 @@ export class Consumer implements Service, SessionHost {
       head: s.head,
       lastSeenAt: s.lastSeenAt,
       lastError: s.lastError,
+      halted: s.halted,
       appliedEntries: s.appliedEntries,
+      quarantinedEntries: s.quarantinedEntries,
       snapshot: s.snapshot && {
         reason: s.snapshot.reason,
         rows: s.snapshot.rows,
@@ -251,8 +264,12 @@ export class Consumer implements Service, SessionHost {
       state = new SourceState(
         id,
         stored,
-        { restart: (step) => this.#store.restart(step), commit: (step) => this.#commit(step) },
-        { maxBatchEntries, maxEntriesPerSecond },
+        {
+          restart: (step) => this.#store.restart(step),
+          commit: (step) => this.#commit(step),
+          quarantine: (step, error) => this.#store.quarantine(step, error),
+        },
+        { maxBatchEntries, maxEntriesPerSecond, poison: this.#options.poison },
       );
       this.#sources.set(id, state);
     }

@@ -2,6 +2,7 @@ import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core
 import type { Cursor, Position, SourceRecord } from '@oplog/protocol';
 import { OplogSourceCredential } from './credential-store.js';
 import { OplogLagSample } from './lag-history.js';
+import { OplogQuarantine } from './quarantine.js';
 import { OplogRowOwner } from './row-owner.js';
 import { loadSnapshots, OplogSnapshotRow, OplogSnapshotState } from './snapshot-store.js';
 
@@ -45,6 +46,7 @@ export const consumerEntities = [
   OplogSnapshotState,
   OplogSnapshotRow,
   OplogSourceCredential,
+  OplogQuarantine,
 ];
 
 /** What the consumer durably knows of a source, and the head it last heard. */

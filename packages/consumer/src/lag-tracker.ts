@@ -66,7 +66,9 @@ export class LagTracker {
             head: stored.head,
             lastSeenAt: stored.updatedAt,
             lastError: undefined,
+            halted: undefined,
             appliedEntries: 0,
+            quarantinedEntries: 0,
             snapshot: undefined,
             lastResync: undefined,
             schemaDifferences: [],
@@ -107,6 +109,7 @@ export class LagTracker {
       {
         connected: snapshot.connected,
         snapshotting: snapshot.snapshot !== undefined,
+        halted: snapshot.halted !== undefined,
         cursor: snapshot.cursor,
         head: snapshot.head,
         lastError: snapshot.lastError,
@@ -126,7 +129,7 @@ export class LagTracker {
       head: snapshot.head,
       lastSeenAt: snapshot.lastSeenAt ?? null,
       offlineSince: snapshot.connected ? null : (memory.offlineSince ?? null),
-      lastError: snapshot.lastError ?? null,
+      lastError: snapshot.halted ?? snapshot.lastError ?? null,
       snapshot: snapshot.snapshot ?? null,
       lastResync: snapshot.lastResync ?? null,
     };

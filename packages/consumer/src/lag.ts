@@ -16,6 +16,8 @@ export interface LagInput {
   connected: boolean;
   /** A snapshot of the source is in progress: its rows are not complete here yet. */
   snapshotting?: boolean;
+  /** A poison change holds the source back, connected or not. */
+  halted?: boolean;
   cursor: Position;
   head: Position;
   lastError: { code: string; message: string; at: number } | undefined;
@@ -68,9 +70,10 @@ export function lagMs(input: Omit<LagInput, 'lastError'>, now: number): number {
 
 /** Halted: disconnected by an error (until it reconnects); offline: gone without one. */
 export function classify(
-  input: Pick<LagInput, 'connected' | 'snapshotting' | 'lastError' | 'lastConnectedAt'>,
+  input: Pick<LagInput, 'connected' | 'snapshotting' | 'halted' | 'lastError' | 'lastConnectedAt'>,
   ms: number,
 ): SourceStateName {
+  if (input.halted) return 'halted';
   if (!input.connected) {
     const { lastError, lastConnectedAt } = input;
     return lastError && (lastConnectedAt === undefined || lastError.at >= lastConnectedAt) ? 'halted' : 'offline';

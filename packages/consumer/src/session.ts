@@ -183,7 +183,7 @@ export class ConsumerSession implements BatchOwner {
     const source = this.#source!;
     const last = batch.entries.at(-1)!;
     if (last.seq > source.head.seq) source.head = { seq: last.seq, epoch: last.epoch };
-    source.enqueue(this, batch.id, batch.entries);
+    source.enqueue(this, batch.id, batch.entries, batch.partial === true);
   }
 
   #onClose(): void {

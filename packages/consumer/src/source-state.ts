@@ -25,8 +25,8 @@ export interface BatchOwner {
 }
 
 type Pending =
-  | { owner: BatchOwner; frameId: number; entries: OplogEntry[]; page?: undefined }
-  | { owner: BatchOwner; frameId: number; page: SnapshotPage; entries?: undefined };
+  | { owner: BatchOwner; frameId: number; entries: OplogEntry[]; partial: boolean; page?: undefined }
+  | { owner: BatchOwner; frameId: number; page: SnapshotPage; entries?: undefined; partial?: undefined };
 
 /** One step of a source, committed in one transaction: a snapshot page or log entries, and the state after them. */
 export interface Step {
@@ -48,14 +48,21 @@ export interface SourceStore {
   commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>>;
   /** Starts a snapshot over: drops anything staged and stores the new cursor and progress. */
   restart(step: Omit<Step, 'entries' | 'page'>): Promise<void>;
+  /** Parks a step's entries (one source transaction) instead of applying them, and moves the cursor past them. */
+  quarantine(step: Step, error: OplogError): Promise<void>;
 }
 
-/** Limits on what one source may send, enforced before anything of a batch is applied. */
-export interface SourceLimits {
+/** What one source may send, enforced before anything of a batch is applied, and what becomes of poison. */
+export interface SourceRules {
   /** A batch frame with more entries is refused with OPLOG_BATCH_TOO_BIG. */
   maxBatchEntries: number;
   /** Entries applied per second at most (undefined: no limit); beyond it the apply waits, and so do the acks. */
   maxEntriesPerSecond?: number;
+  /**
+   * A source transaction the consumer cannot apply (OPLOG_POISON_CHANGE): `halt` the source there until the cause
+   * is fixed (default), or `quarantine` it and go on.
+   */
+  poison?: 'halt' | 'quarantine';
 }
 
 /** Entries applied together when batches queue up: group commit, to catch up a backlog faster. */
@@ -76,10 +83,15 @@ export class SourceState {
   session: BatchOwner | undefined;
   lastSeenAt: number | undefined;
   lastError: { code: string; message: string; at: number } | undefined;
+  /** Set while a poison change holds the source back (cleared by the next commit that succeeds). */
+  halted: { code: string; message: string; at: number } | undefined;
   /** The last time this source was (re)snapshotted from scratch, and why. */
   lastResync: { reason: SnapshotReason; at: number } | undefined;
   appliedEntries = 0;
+  quarantinedEntries = 0;
   #queue: Pending[] = [];
+  /** The parts received so far of a transaction too big for one batch: admitted, applied once it is complete. */
+  #open: { owner: BatchOwner; entries: OplogEntry[]; cursor: Cursor } | undefined;
   #working: Promise<void> | undefined;
   readonly #rate: RateLimit | undefined;
 
@@ -87,13 +99,13 @@ export class SourceState {
     readonly id: string,
     stored: Omit<StoredSource, 'updatedAt'>,
     private readonly store: SourceStore,
-    private readonly limits: SourceLimits = { maxBatchEntries: Number.POSITIVE_INFINITY },
+    private readonly rules: SourceRules = { maxBatchEntries: Number.POSITIVE_INFINITY },
   ) {
     this.cursor = stored.cursor;
     this.covered = stored.covered;
     this.snapshot = stored.snapshot as StoredSnapshot | undefined;
     this.head = stored.head;
-    this.#rate = limits.maxEntriesPerSecond === undefined ? undefined : new RateLimit(limits.maxEntriesPerSecond);
+    this.#rate = rules.maxEntriesPerSecond === undefined ? undefined : new RateLimit(rules.maxEntriesPerSecond);
   }
 
   /**
@@ -130,10 +142,11 @@ export class SourceState {
     return empty ? { kind: 'stream' } : plan;
   }
 
-  enqueue(owner: BatchOwner, frameId: number, entries: OplogEntry[]): void {
-    const { maxBatchEntries } = this.limits;
+  /** `partial`: the batch ends inside a transaction whose next part follows. */
+  enqueue(owner: BatchOwner, frameId: number, entries: OplogEntry[], partial = false): void {
+    const { maxBatchEntries } = this.rules;
     if (entries.length > maxBatchEntries) this.#refuse(owner, OplogError.batchTooBig(entries.length, maxBatchEntries));
-    else this.#push({ owner, frameId, entries });
+    else this.#push({ owner, frameId, entries, partial });
   }
 
   enqueuePage(owner: BatchOwner, frameId: number, page: SnapshotPage): void {
@@ -148,6 +161,7 @@ export class SourceState {
   /** Drops the queued work of a session that is gone; its producer will resend it from the cursor. */
   forget(owner: BatchOwner): void {
     this.#queue = this.#queue.filter((item) => item.owner !== owner);
+    if (this.#open?.owner === owner) this.#open = undefined;
   }
 
   #push(item: Pending): void {
@@ -165,17 +179,48 @@ export class SourceState {
         if (step.page || step.entries.length > 0) {
           const wait = this.#rate?.take(step.entries.length + (step.page?.rows.length ?? 0)) ?? 0;
           if (wait > 0) await sleep(wait);
-          const outcome = await this.store.commit(step).catch((error: unknown) => {
-            throw error instanceof OplogError ? error : OplogError.applyFailed(error);
+          await this.#commit(step).catch((error: unknown) => {
+            if ((error as OplogError).code !== 'OPLOG_POISON_CHANGE' || this.rules.poison !== 'quarantine') throw error;
+            return this.#quarantineBad(step, owner.incarnation);
           });
-          Object.assign(this, { cursor: step.cursor, ...outcome });
-          this.appliedEntries += step.entries.length;
         }
+        this.halted = undefined;
       } catch (error) {
-        this.#refuse(owner, error instanceof OplogError ? error : OplogError.internal(error));
+        const failure = error instanceof OplogError ? error : OplogError.internal(error);
+        if (failure.code === 'OPLOG_POISON_CHANGE') {
+          this.halted = { code: failure.code, message: failure.message, at: Date.now() };
+        }
+        this.#refuse(owner, failure);
         continue;
       }
       for (const [frameId, seq] of acks) owner.ack(frameId, seq);
+    }
+  }
+
+  async #commit(step: Step): Promise<void> {
+    const outcome = await this.store.commit(step).catch((error: unknown) => {
+      throw error instanceof OplogError ? error : OplogError.applyFailed(error);
+    });
+    Object.assign(this, { cursor: step.cursor, ...outcome });
+    this.appliedEntries += step.entries.length;
+  }
+
+  /**
+   * A group with poison in it, again one source transaction per commit: the ones that apply are applied, the ones
+   * that do not are quarantined, each with the cursor past it, so the stream goes on and nothing is skipped silently.
+   */
+  async #quarantineBad(step: Step, incarnation: string): Promise<void> {
+    for (const entries of transactionsOf(step.entries)) {
+      const cursor = advanceCursor(this.cursor, incarnation, entries);
+      const one: Step = { ...step, entries, cursor, covered: this.covered, snapshot: this.snapshot };
+      try {
+        await this.#commit(one);
+      } catch (error) {
+        if ((error as OplogError).code !== 'OPLOG_POISON_CHANGE') throw error;
+        await this.store.quarantine(one, error as OplogError);
+        this.cursor = cursor;
+        this.quarantinedEntries += entries.length;
+      }
     }
   }
 
@@ -185,25 +230,44 @@ export class SourceState {
     owner.fail(failure);
   }
 
-  /** The step a group makes: a page moves the snapshot on, entries the cursor. Throws when the group is refused. */
+  /**
+   * The step a group makes: a page moves the snapshot on, entries the cursor. The parts of a transaction that is
+   * not complete yet stay open (acked with the durable seq) and join the step that completes it. Throws when the
+   * group is refused.
+   */
   #prepare(group: Pending[], owner: BatchOwner, acks: [number, number][]): Step {
     const [first] = group;
-    let cursor = this.cursor;
-    let snapshot = this.snapshot;
-    const entries: OplogEntry[] = [];
+    const step = {
+      source: this.id,
+      page: first?.page,
+      covered: this.covered,
+      snapshot: this.snapshot,
+      head: this.head,
+    };
     if (first?.page) {
-      if (!snapshot) throw OplogError.badFrame('a snapshot page, but no snapshot was asked for');
-      snapshot = { ...advanceSnapshot(snapshot, first.page), startedAt: snapshot.startedAt };
-      acks.push([first.frameId, cursor.seq]);
-    } else {
-      for (const batch of group) {
-        const admitted = admitBatch(cursor, { source: this.id, incarnation: owner.incarnation }, batch.entries!);
-        cursor = advanceCursor(cursor, owner.incarnation, admitted);
-        entries.push(...admitted);
-        acks.push([batch.frameId, cursor.seq]);
-      }
+      if (!this.snapshot) throw OplogError.badFrame('a snapshot page, but no snapshot was asked for');
+      acks.push([first.frameId, this.cursor.seq]);
+      const snapshot = { ...advanceSnapshot(this.snapshot, first.page), startedAt: this.snapshot.startedAt };
+      return { ...step, entries: [], cursor: this.cursor, snapshot };
     }
-    return { source: this.id, entries, page: first?.page, cursor, covered: this.covered, snapshot, head: this.head };
+    const open = this.#open?.owner === owner ? this.#open : undefined;
+    let cursor = open?.cursor ?? this.cursor;
+    let pending = open?.entries ?? [];
+    let complete = this.cursor;
+    const entries: OplogEntry[] = [];
+    for (const batch of group) {
+      const admitted = admitBatch(cursor, { source: this.id, incarnation: owner.incarnation }, batch.entries!);
+      cursor = advanceCursor(cursor, owner.incarnation, admitted);
+      for (const entry of admitted) pending.push(entry);
+      if (!batch.partial) {
+        entries.push(...pending);
+        pending = [];
+        complete = cursor;
+      }
+      acks.push([batch.frameId, complete.seq]);
+    }
+    this.#open = pending.length > 0 ? { owner, entries: pending, cursor } : undefined;
+    return { ...step, entries, cursor: complete };
   }
 
   /** A snapshot page alone, or consecutive batches of the same session up to GROUP_ENTRIES entries. */
@@ -219,5 +283,16 @@ export class SourceState {
       size += next.entries.length;
     }
     return group;
+  }
+}
+
+/** Consecutive runs of entries of one source transaction. */
+function* transactionsOf(entries: readonly OplogEntry[]): Generator<OplogEntry[]> {
+  let start = 0;
+  while (start < entries.length) {
+    let end = start + 1;
+    while (end < entries.length && entries[end]!.txId === entries[start]!.txId) end++;
+    yield entries.slice(start, end);
+    start = end;
   }
 }

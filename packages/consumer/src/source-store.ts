@@ -1,7 +1,8 @@
-import type { EntityManager, MikroORM, Transaction } from '@mikro-orm/core';
-import { type Json, type OplogEntry, type SnapshotPage, snapshotReady } from '@oplog/protocol';
+import { ConstraintViolationException, type EntityManager, type MikroORM, type Transaction } from '@mikro-orm/core';
+import { type Json, type OplogEntry, OplogError, type SnapshotPage, snapshotReady } from '@oplog/protocol';
 import type { Applier, ApplyContext } from './applier.js';
 import { saveCursor } from './cursor-store.js';
+import { quarantine } from './quarantine.js';
 import { StagingArea, saveSnapshot } from './snapshot-store.js';
 import type { SourceStore, Step } from './source-state.js';
 
@@ -30,6 +31,25 @@ export class DatabaseSourceStore implements SourceStore {
   }
 
   async commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
+    try {
+      return await this.#commit(step);
+    } catch (error) {
+      // What the data refuses (a constraint, a row of another source) fails the same way on every retry: poison.
+      const poison = error instanceof ConstraintViolationException || (error as OplogError).code === 'OPLOG_NOT_OWNER';
+      if (!poison || step.entries.length === 0) throw error;
+      throw OplogError.poisonChange(step.entries[0]!.seq, step.entries.at(-1)!.seq, error);
+    }
+  }
+
+  async quarantine(step: Step, error: OplogError): Promise<void> {
+    await this.#transaction(async (em, trx) => {
+      const connection = em.getConnection('write');
+      await quarantine(connection, trx, step.source, step.entries, error);
+      await saveCursor(connection, trx, step.source, step.cursor, step.covered, step.head);
+    });
+  }
+
+  async #commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
     const context = this.contextOf(step.source);
     let { covered, snapshot } = step;
     await this.#transaction(async (em, trx) => {

@@ -66,12 +66,26 @@ describe('OutboxReader', () => {
     expect(parse(batch.json).map((e) => e.seq)).toEqual([1, 2]);
   });
 
-  it('sends a transaction larger than maxEntries whole', async () => {
+  it('sends a transaction larger than a batch in parts, each but its last partial', async () => {
     await commit(5, 1);
-    const batch = (await reader.read(source, 0, { maxEntries: 2, maxBytes: 1 << 20 }))!;
-    const entries = parse(batch.json);
-    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
-    expect(new Set(entries.map((e) => e.txId)).size).toBe(1);
+    const limits = { maxEntries: 2, maxBytes: 1 << 20 };
+    const parts: { seqs: number[]; partial: boolean }[] = [];
+    for (let after = 0, batch = await reader.read(source, after, limits); batch; ) {
+      parts.push({ seqs: parse(batch.json).map((e) => e.seq), partial: batch.partial });
+      after = batch.lastSeq;
+      batch = await reader.read(source, after, limits);
+    }
+    expect(parts).toEqual([
+      { seqs: [1, 2], partial: true },
+      { seqs: [3, 4], partial: true },
+      { seqs: [5, 6], partial: false },
+    ]);
+  });
+
+  it('splits a transaction larger than maxBytes too', async () => {
+    await commit(3);
+    const batch = (await reader.read(source, 0, { maxEntries: 100, maxBytes: 10 }))!;
+    expect(batch).toMatchObject({ count: 1, partial: true });
   });
 
   it('cuts at the first transaction boundary past maxBytes', async () => {

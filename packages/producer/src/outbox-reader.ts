@@ -12,6 +12,8 @@ export interface OutboxBatch {
   count: number;
   lastSeq: number;
   lastEpoch: number;
+  /** The batch ends inside a transaction too big for one batch; its next part follows. */
+  partial: boolean;
 }
 
 interface EntryRow {
@@ -51,21 +53,17 @@ export class OutboxReader {
   }
 
   /**
-   * The entries after `afterSeq`, ending on a transaction boundary: up to `maxEntries` / `maxBytes`, except that a
-   * single transaction larger than that is sent whole.
+   * The entries after `afterSeq`, up to `maxEntries` / `maxBytes`, ending on a transaction boundary. A single
+   * transaction larger than that goes out in parts, the batch then `partial`.
    */
   async read(source: SourceHead, afterSeq: number, limits: BatchLimits): Promise<OutboxBatch | undefined> {
-    let rows = await this.connection.execute<EntryRow[]>(
+    const rows = await this.connection.execute<EntryRow[]>(
       `select ${COLUMNS} from ${ENTRY} where seq > ? order by seq limit ?`,
       [afterSeq, limits.maxEntries + 1],
     );
     if (rows.length === 0) return undefined;
-    if (rows.length > limits.maxEntries) {
-      const next = rows.pop()!;
-      const whole = rows.filter((row: EntryRow) => row.tx_id !== next.tx_id);
-      rows = whole.length > 0 ? whole : await this.#wholeTransaction(afterSeq, next.tx_id);
-    }
-    return encode(source, rows, limits.maxBytes);
+    const following = rows.length > limits.maxEntries ? rows.pop() : undefined;
+    return encode(source, rows, limits.maxBytes, following);
   }
 
   /** Deletes entries up to `seq` (acked ones), in chunks so that the app's writers never wait long. */
@@ -79,39 +77,38 @@ export class OutboxReader {
       deleted += upTo - oldest + 1;
     }
   }
-
-  async #wholeTransaction(afterSeq: number, txId: string): Promise<EntryRow[]> {
-    return this.connection.execute<EntryRow[]>(
-      `select ${COLUMNS} from ${ENTRY} where seq > ? and seq <= (select max(seq) from ${ENTRY} where tx_id = ?) order by seq`,
-      [afterSeq, txId],
-    );
-  }
 }
 
 /**
  * Builds the JSON by concatenation: pk, after-image and changed are stored as JSON text already, so the hot
- * path never parses and re-serializes them. Stops at the first transaction boundary past `maxBytes`.
+ * path never parses and re-serializes them. Ends at the last transaction boundary within `maxBytes` and the rows
+ * given (`following` is the row after them, if any); when the first transaction alone is larger, at the limit.
  */
-function encode(source: SourceHead, rows: EntryRow[], maxBytes: number): OutboxBatch {
+function encode(source: SourceHead, rows: EntryRow[], maxBytes: number, following: EntryRow | undefined): OutboxBatch {
   const prefix = `{"source":${JSON.stringify(source.sourceId)},"incarnation":${JSON.stringify(source.incarnation)},"seq":`;
   const parts: string[] = [];
+  /** How many rows the last complete transaction ends after (0: none complete yet). */
+  let boundary = 0;
   let bytes = 2;
-  let last = rows[0]!;
-  for (let i = 0; i < rows.length; i++) {
+  for (let i = 0; i < rows.length && bytes <= maxBytes; i++) {
     const row = rows[i]!;
-    if (bytes > maxBytes && row.tx_id !== last.tx_id) break;
+    if (i > 0 && row.tx_id !== rows[i - 1]!.tx_id) boundary = i;
     let json = `${prefix}${Number(row.seq)},"txId":${JSON.stringify(row.tx_id)},"epoch":${Number(row.epoch)},"entity":${JSON.stringify(row.entity)},"op":"${row.op}","pk":${row.pk}`;
     if (row.after_image !== null) json += `,"after":${row.after_image}`;
     if (row.changed !== null) json += `,"changed":${row.changed}`;
     json += '}';
     parts.push(json);
     bytes += json.length + 1;
-    last = row;
   }
+  const next = parts.length < rows.length ? rows[parts.length] : following;
+  const cutInside = next !== undefined && next.tx_id === rows[parts.length - 1]!.tx_id;
+  const count = cutInside && boundary > 0 ? boundary : parts.length;
+  const last = rows[count - 1]!;
   return {
-    json: `[${parts.join(',')}]`,
-    count: parts.length,
+    json: `[${parts.slice(0, count).join(',')}]`,
+    count,
     lastSeq: Number(last.seq),
     lastEpoch: Number(last.epoch),
+    partial: cutInside && boundary === 0,
   };
 }

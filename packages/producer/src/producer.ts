@@ -210,6 +210,8 @@ export class Producer implements Service {
         );
         return true;
       }
+      // The consumer refuses a change until its cause is fixed there: keep backing off, however it was welcomed.
+      if (failure.code === 'OPLOG_POISON_CHANGE') return false;
     } finally {
       this.#session = undefined;
       this.#status.connectedAt = undefined;

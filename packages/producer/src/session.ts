@@ -31,11 +31,14 @@ interface InFlight {
   id: number;
   lastSeq: number;
   bytes: number;
+  /** A part of a transaction that continues in the next frame: its ack carries the durable seq, whatever it is. */
+  partial: boolean;
 }
 
 /** The next frame to send: the seq an ack for it must reach, and its text once it has an id. */
 interface Outgoing {
   lastSeq: number;
+  partial?: boolean;
   encode(id: number): string;
 }
 
@@ -207,7 +210,9 @@ export class ProducerSession {
 
   #onAck(id: number, seq: number): void {
     const first = this.#inflight[0];
-    if (!first || first.id !== id || seq < first.lastSeq) return void this.#fail(OplogError.ackMismatch(id), true);
+    // The consumer acks what is durable: all of a frame, except a partial one, whose transaction is not complete yet.
+    const covers = first && (first.partial || seq >= first.lastSeq);
+    if (!first || first.id !== id || !covers) return void this.#fail(OplogError.ackMismatch(id), true);
     this.#inflight.shift();
     this.#inflightBytes -= first.bytes;
     this.#ackedSeq = Math.max(this.#ackedSeq, seq);
@@ -231,7 +236,7 @@ export class ProducerSession {
           if (!next || !this.#hasRoom()) break;
           const id = ++this.#frameId;
           const data = next.encode(id);
-          this.#inflight.push({ id, lastSeq: next.lastSeq, bytes: data.length });
+          this.#inflight.push({ id, lastSeq: next.lastSeq, bytes: data.length, partial: next.partial ?? false });
           this.#inflightBytes += data.length;
           this.#sentSeq = next.lastSeq;
           this.#send(data);
@@ -248,7 +253,9 @@ export class ProducerSession {
     const batch = await this.reader.read(this.source, this.#sentSeq, this.options.batch);
     if (!batch) return undefined;
     this.events.onHead(batch.lastSeq);
-    return { lastSeq: batch.lastSeq, encode: (id) => `{"type":"batch","id":${id},"entries":${batch.json}}` };
+    const { lastSeq, partial, json } = batch;
+    const tail = partial ? ',"partial":true}' : '}';
+    return { lastSeq, partial, encode: (id) => `{"type":"batch","id":${id},"entries":${json}${tail}` };
   }
 
   /** The next keyset page of the snapshot; after the last one, the log follows from the cursor. */

@@ -88,6 +88,9 @@ describe('checkBatch', () => {
       batch([entry], { id: 1.5 }),
       batch([entry], { id: '1' }),
       batch([entry], { extra: true }),
+      batch([entry], { partial: true }),
+      batch([entry], { partial: false }),
+      batch([entry], { partial: 'yes' }),
       { type: 'batch', id: 1 },
       batch({ 0: entry } as never),
     ]) {

@@ -11,8 +11,11 @@ import type { Batch } from './frames.js';
  */
 export function checkBatch(value: Record<string, unknown>): Batch {
   for (const key in value) {
-    if (key !== 'type' && key !== 'id' && key !== 'entries') throw bad('frame', `Unrecognized key: "${key}"`);
+    if (key !== 'type' && key !== 'id' && key !== 'entries' && key !== 'partial') {
+      throw bad('frame', `Unrecognized key: "${key}"`);
+    }
   }
+  if (value.partial !== undefined && value.partial !== true) throw bad('partial', 'expected true or nothing');
   if (!isPositiveInt(value.id)) throw bad('id', 'expected a positive integer');
   const { entries } = value;
   if (!Array.isArray(entries)) throw bad('entries', 'expected array');

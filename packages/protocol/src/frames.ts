@@ -50,11 +50,16 @@ export const welcomeSchema = z.strictObject({
   snapshot: snapshotRequestSchema.nullable(),
 });
 
-/** producer → consumer: whole source transactions, in seq order. */
+/**
+ * producer → consumer: entries in seq order, ending on a transaction boundary, except that a transaction too big for
+ * one frame goes out in parts: every part but its last is `partial`, and the consumer applies the transaction only
+ * once it has all of it.
+ */
 export const batchSchema = z.strictObject({
   type: z.literal('batch'),
   id: z.number().int().positive(),
   entries: z.array(oplogEntrySchema as z.ZodType<OplogEntry>).min(1),
+  partial: z.literal(true).optional(),
 });
 
 /**

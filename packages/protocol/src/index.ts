@@ -1,6 +1,7 @@
 export { decodeConsumerFrame, decodeProducerFrame, encodeFrame } from './codec.js';
 export { admitBatch, advanceCursor, type Cursor, continuesCursor } from './cursor.js';
 export { type Json, OPS, type Op, type OplogEntry, oplogEntrySchema } from './entry.js';
+export { errorDocs } from './error-docs.js';
 export { ERRORS, type ErrorCode, isErrorCode, OplogError } from './errors.js';
 export * from './frames.js';
 export { describeDifference, diffSchemas, type SchemaDifference } from './schema-diff.js';

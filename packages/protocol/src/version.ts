@@ -3,7 +3,8 @@
  *
  * 1: hello / welcome / batch / ack / error / heartbeat, JSON text frames.
  * 2: snapshots (welcome.snapshot, snapshot pages), hello.oldest, the cursor's txId for the continuity check; the
- *    credential moved from the hello to the HTTP upgrade's Authorization header.
+ *    credential moved from the hello to the HTTP upgrade's Authorization header; `partial` batches of a transaction
+ *    too big for one frame (acked with the durable seq, which stays put until the transaction's last part).
  */
 export const PROTOCOL_VERSION = 2;
 

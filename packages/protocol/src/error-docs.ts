@@ -1,0 +1,39 @@
+import { ERRORS } from './errors.js';
+
+const CLOSE_NAMES: Record<number, string> = {
+  1001: 'going away',
+  1002: 'protocol error',
+  1007: 'invalid data',
+  1008: 'policy violation',
+  1009: 'message too big',
+  1011: 'internal error',
+  1015: 'TLS handshake (local only)',
+};
+
+/** docs/errors.md, rendered from the ERRORS table: every code, its close code, whether it retries, and what to do. */
+export function errorDocs(): string {
+  const lines = [
+    '# Error codes',
+    '',
+    '<!-- Generated from packages/protocol/src/errors.ts by `npm run docs:errors`; edit the table, not this file. -->',
+    '',
+    'Every error a producer or consumer reports has a stable `OPLOG_*` code: in `error` frames, in the WebSocket',
+    'close reason (`CODE: message`), in pino log lines (`code`), in `/metrics` (`oplog_errors_total{code}`) and in',
+    "the dashboard's last error. *Retryable* says whether trying again can help: the producer always reconnects",
+    'with backoff, and a code that is not retryable comes back until its cause is fixed.',
+    '',
+  ];
+  for (const [code, { close, retryable, meaning, action }] of Object.entries(ERRORS)) {
+    lines.push(
+      `## ${code}`,
+      '',
+      `Close code ${close} (${CLOSE_NAMES[close] ?? 'other'}) · ${retryable ? 'retryable' : 'not retryable'}`,
+      '',
+      meaning,
+      '',
+      `**What to do:** ${action}`,
+      '',
+    );
+  }
+  return lines.join('\n');
+}

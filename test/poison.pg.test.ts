@@ -1,0 +1,3 @@
+import { poisonSuite } from './suites/poison-suite.js';
+
+poisonSuite('postgresql');
