@@ -87,7 +87,9 @@ describe('the lag dashboard, while the demo streams', () => {
     processes.push(consumer);
     const port = Number((await consumer.waitForMessage('consumer listening')).port);
     const base = `http://127.0.0.1:${port}`;
-    const load = CliProcess.start('demo', ['load', '--db-name', source.dbName, '--rate', '20']);
+    // The app reports its outbox head to the consumer itself, so the lag keeps counting while the producer is down.
+    const reportTo = ['--report-head', `ws://127.0.0.1:${port}/oplog`];
+    const load = CliProcess.start('demo', ['load', '--db-name', source.dbName, '--rate', '20', ...reportTo]);
     processes.push(load);
     await sleep(1500); // the load creates the local tables, the outbox among them
     const producerArgs = ['start', '--url', `ws://127.0.0.1:${port}/oplog`, '--db-name', source.dbName];
@@ -140,6 +142,16 @@ describe('the lag dashboard, while the demo streams', () => {
     );
     const offline = (await shown(page, sourceId))!;
     expect(offline.text).toMatch(/offline since \d/);
+    // The app keeps writing and reporting its head: the lag in changes rises while the row stays offline.
+    await page.waitForFunction(
+      ({ selector, before }) => {
+        const tr = document.querySelector<HTMLElement>(selector);
+        const lag = Number(tr?.querySelector<HTMLElement>('[data-col="lag-changes"]')?.dataset['value']);
+        return tr?.dataset['state'] === 'offline' && lag > before + 10;
+      },
+      { selector: row(sourceId), before: offline.lagChanges },
+      { timeout: 15_000 },
+    );
     await sleep(4000);
     await page.screenshot({ path: `${ARTIFACTS}2-offline.png`, fullPage: true });
     await load.kill('SIGTERM');
@@ -165,12 +177,12 @@ describe('the lag dashboard, while the demo streams', () => {
     expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
     const states = seen.map((s) => s.state);
     expect(states).toContain('offline');
-    // The outage's backlog was shown as lag once the producer told its head again, higher than before the kill.
-    const peak = Math.max(...seen.slice(states.lastIndexOf('offline')).map((s) => s.lagChanges));
-    expect(peak).toBeGreaterThan(offline.lagChanges + 10);
+    // The outage's backlog was shown as lag while the row was offline, higher than before the kill.
+    const offlineLags = seen.filter((s) => s.state === 'offline').map((s) => s.lagChanges);
+    expect(Math.max(...offlineLags)).toBeGreaterThan(offline.lagChanges + 10);
     expect(seen.at(-1)).toEqual({ state: 'live', lagChanges: 0 });
 
-    // /metrics agrees with the consumer's cursor row (this consumer applied everything since its first start).
+    // /metrics agrees with the consumer's cursor row (this consumer applied everything since the source's snapshot).
     const metrics = await (await fetch(`${base}/metrics`)).text();
     const orm = await openOrm(
       { driver: 'sqlite', name: target.dbName },
@@ -185,7 +197,9 @@ describe('the lag dashboard, while the demo streams', () => {
             .find((l) => l.startsWith(`${name}{source="${sourceId}"} `))
             ?.split(' ')[1],
         );
-      expect(value('oplog_changes_applied_total')).toBe(cursor.seq);
+      // Applied since the snapshot that began the source's first session, at the cursor it welcomed it with.
+      const snapshotStart = Number(consumer.logs.find((line) => line.msg === 'source connected')?.cursor);
+      expect(value('oplog_changes_applied_total')).toBe(cursor.seq - snapshotStart);
       expect(value('oplog_lag_changes')).toBe(head.seq - cursor.seq);
     } finally {
       await orm.close();
@@ -239,10 +253,11 @@ describe('the lag dashboard with 1,000 sources', () => {
           ws.send(
             JSON.stringify({
               type: 'hello',
-              protocol: { min: 1, max: PROTOCOL_VERSION },
+              protocol: { min: PROTOCOL_VERSION, max: PROTOCOL_VERSION },
               source: id,
               incarnation: `inc-${id}`,
               head,
+              oldest: head.seq + 1,
               schema: {},
             }),
           );

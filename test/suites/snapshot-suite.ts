@@ -191,6 +191,10 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
         const load = h.load(600, 100);
         const second = await h.startProducer(consumer.port, QUICK_RECONNECT);
         await waitForLogs(second, lostWith('OPLOG_SOURCE_BUSY'), 2);
+        const lag = (await (await fetch(`http://127.0.0.1:${consumer.port}/api/lag`)).json()) as {
+          sources: { state: string }[];
+        };
+        expect(lag.sources[0]?.state, 'the dashboard shows the source fenced').toBe('fenced');
         expect(second.logs.filter((l) => l.msg === 'connected')).toEqual([]);
         expect(first.logs.filter((l) => l.msg === 'connection lost')).toEqual([]);
 

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ensureSource, readSourceHead } from '@oplog/capture';
-import { createProducer } from '@oplog/producer';
+import { createProducer, HeadReporter } from '@oplog/producer';
 import { createLogger, type DbConfig, runServices, type Service } from '@oplog/runtime';
 import { Command, Option } from 'commander';
 import { createDemoCredential } from './credential.js';
@@ -43,12 +43,17 @@ dbOptions(program.command('load').description('generate a steady or bursty polls
   .option('--rate <n>', 'transactions per second', Number, 20)
   .option('--bursty', 'bursts of 5× the rate for one second, then four quiet seconds')
   .option('--transactions <n>', 'stop after this many transactions', Number)
+  .option('--report-head <url>', 'report the outbox head to this consumer (its ws:// URL), as an app beside a sidecar')
+  .option('--token <token>', 'the source credential for --report-head')
   .action(async (flags) => {
     const orm = await openLocalApp(dbOf(flags));
     const stop = new AbortController();
     process.once('SIGTERM', () => stop.abort());
     process.once('SIGINT', () => stop.abort());
+    const reporter = flags.reportHead && new HeadReporter(orm, { url: flags.reportHead, token: flags.token });
+    void reporter?.run();
     const result = await generateLoad(orm, { ...flags, signal: stop.signal });
+    await reporter?.stop();
     console.log(JSON.stringify(result));
     await orm.close();
   });

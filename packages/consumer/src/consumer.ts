@@ -6,6 +6,7 @@ import { buildDashboard, type DashboardAssets } from '@oplog/dashboard';
 import {
   describeDifference,
   diffSchemas,
+  type HeadReport,
   type Hello,
   OplogError,
   type Position,
@@ -19,6 +20,7 @@ import { CredentialWatch } from './credential-watch.js';
 import { loadSources, type StoredSource } from './cursor-store.js';
 import { checkDashboardAccess, type DashboardOptions, isLoopback } from './dashboard-access.js';
 import { createEdgeServer, type EdgeServer, type TlsFiles } from './edge-server.js';
+import { receiveHeadReport } from './head-report.js';
 import { createHttpHandler } from './http-api.js';
 import { loadLagHistory } from './lag-history.js';
 import { LagMonitor } from './lag-monitor.js';
@@ -115,6 +117,8 @@ export interface SourceSnapshot {
   lastError: SourceState['lastError'];
   /** Set while a poison change holds the source back. */
   halted: SourceState['halted'];
+  /** When a second producer of this source was last refused (OPLOG_SOURCE_BUSY). */
+  fencedAt: number | undefined;
   appliedEntries: number;
   /** Entries parked in oplog_quarantine since this consumer started (poison: quarantine). */
   quarantinedEntries: number;
@@ -238,6 +242,7 @@ export class Consumer implements Service, SessionHost {
       lastSeenAt: s.lastSeenAt,
       lastError: s.lastError,
       halted: s.halted,
+      fencedAt: s.fencedAt,
       appliedEntries: s.appliedEntries,
       quarantinedEntries: s.quarantinedEntries,
       snapshot: s.snapshot && {
@@ -450,7 +455,24 @@ export class Consumer implements Service, SessionHost {
       assets: () => this.#assets ?? Promise.reject(new Error('not listening')),
       token: this.#options.dashboard?.token,
       logger: this.logger,
+      reportHead: (req) =>
+        receiveHeadReport(
+          req,
+          (r) => authenticateUpgrade(r, this.#credentials, this.#options.auth),
+          (report) => this.#headReported(report),
+        ),
     });
+  }
+
+  /** A local app's head, heard while its producer may be down: the lag in changes keeps counting. */
+  #headReported({ source, incarnation, head }: HeadReport): boolean {
+    const state = this.#sources.get(source);
+    if (!state || state.cursor.incarnation !== incarnation) return false;
+    if (head.seq > state.head.seq) {
+      state.head = head;
+      this.#monitor?.nudge();
+    }
+    return true;
   }
 }
 

@@ -22,6 +22,8 @@ export interface HttpApiHost {
   assets(): Promise<DashboardAssets>;
   readonly token: string | undefined;
   readonly logger: Logger;
+  /** A local app's report of its outbox head (POST /api/head, with the source's credential); the HTTP status. */
+  reportHead(req: IncomingMessage): Promise<number>;
 }
 
 const MINUTE_MS = 60_000;
@@ -43,6 +45,10 @@ export function createHttpHandler(host: HttpApiHost): (req: IncomingMessage, res
 async function route(host: HttpApiHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   const path = url.pathname;
+  if (path === '/api/head') {
+    if (req.method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end();
+    return void res.writeHead(await host.reportHead(req)).end();
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
   if (path === '/healthz') {
     const stalled = host.stalled();

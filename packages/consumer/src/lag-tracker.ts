@@ -4,6 +4,9 @@ import type { StoredSource } from './cursor-store.js';
 import { type AppliedSample, lagOf, rememberPosition, type SourceStateName, throughput } from './lag.js';
 
 /** One source as the dashboard, the SSE stream and /metrics show it. */
+/** How long a source shows as fenced after a second producer of it was refused. */
+const FENCED_SHOWN_MS = 30_000;
+
 export interface SourceLag {
   id: string;
   state: SourceStateName;
@@ -67,6 +70,7 @@ export class LagTracker {
             lastSeenAt: stored.updatedAt,
             lastError: undefined,
             halted: undefined,
+            fencedAt: undefined,
             appliedEntries: 0,
             quarantinedEntries: 0,
             snapshot: undefined,
@@ -110,6 +114,7 @@ export class LagTracker {
         connected: snapshot.connected,
         snapshotting: snapshot.snapshot !== undefined,
         halted: snapshot.halted !== undefined,
+        fenced: snapshot.fencedAt !== undefined && now - snapshot.fencedAt < FENCED_SHOWN_MS,
         cursor: snapshot.cursor,
         head: snapshot.head,
         lastError: snapshot.lastError,

@@ -71,6 +71,14 @@ describe('classify', () => {
     expect(classify({ connected: false, lastError: error, lastConnectedAt: NOW + 5000 }, 0)).toBe('offline');
   });
 
+  it('puts a poison halt first, then fencing, then a snapshot in progress, whatever the lag', () => {
+    const connected = { connected: true, lastError: undefined };
+    expect(classify({ ...connected, halted: true, fenced: true, snapshotting: true }, 0)).toBe('halted');
+    expect(classify({ connected: false, lastError: undefined, halted: true }, 0)).toBe('halted');
+    expect(classify({ ...connected, fenced: true, snapshotting: true }, 0)).toBe('fenced');
+    expect(classify({ ...connected, snapshotting: true }, LIVE_LAG_MS * 10)).toBe('snapshotting');
+  });
+
   it('lets an idle source be live with lag 0', () => {
     expect(lagOf(input({}), NOW)).toEqual({ state: 'live', changes: 0, ms: 0 });
   });

@@ -5,7 +5,7 @@ import type { Position } from '@oplog/protocol';
  * the order of this list, so a new state (a snapshot in progress, a fenced source) is one more member and one more
  * rule placed where it takes precedence.
  */
-export const SOURCE_STATES = ['halted', 'offline', 'snapshotting', 'catching-up', 'live'] as const;
+export const SOURCE_STATES = ['halted', 'offline', 'fenced', 'snapshotting', 'catching-up', 'live'] as const;
 export type SourceStateName = (typeof SOURCE_STATES)[number];
 
 /** A connected source whose oldest unapplied change is younger than this is live; older, it is catching up. */
@@ -18,6 +18,8 @@ export interface LagInput {
   snapshotting?: boolean;
   /** A poison change holds the source back, connected or not. */
   halted?: boolean;
+  /** A second producer of the source was refused lately: two producers claim one identity. */
+  fenced?: boolean;
   cursor: Position;
   head: Position;
   lastError: { code: string; message: string; at: number } | undefined;
@@ -70,7 +72,7 @@ export function lagMs(input: Omit<LagInput, 'lastError'>, now: number): number {
 
 /** Halted: disconnected by an error (until it reconnects); offline: gone without one. */
 export function classify(
-  input: Pick<LagInput, 'connected' | 'snapshotting' | 'halted' | 'lastError' | 'lastConnectedAt'>,
+  input: Pick<LagInput, 'connected' | 'snapshotting' | 'halted' | 'fenced' | 'lastError' | 'lastConnectedAt'>,
   ms: number,
 ): SourceStateName {
   if (input.halted) return 'halted';
@@ -78,6 +80,7 @@ export function classify(
     const { lastError, lastConnectedAt } = input;
     return lastError && (lastConnectedAt === undefined || lastError.at >= lastConnectedAt) ? 'halted' : 'offline';
   }
+  if (input.fenced) return 'fenced';
   if (input.snapshotting) return 'snapshotting';
   return ms >= LIVE_LAG_MS ? 'catching-up' : 'live';
 }

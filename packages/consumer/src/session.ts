@@ -131,6 +131,7 @@ export class ConsumerSession implements BatchOwner {
     // it replaces a session that has gone silent.
     const previous = source.session as ConsumerSession | undefined;
     if (previous && Date.now() - previous.lastHeardAt < this.host.peerTimeoutMs) {
+      source.fencedAt = Date.now();
       return void this.fail(OplogError.sourceBusy(hello.source));
     }
     const refused = this.host.admit(hello);

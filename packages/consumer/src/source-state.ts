@@ -83,6 +83,8 @@ export class SourceState {
   session: BatchOwner | undefined;
   lastSeenAt: number | undefined;
   lastError: { code: string; message: string; at: number } | undefined;
+  /** When a second producer of this source was last refused while this one streamed. */
+  fencedAt: number | undefined;
   /** Set while a poison change holds the source back (cleared by the next commit that succeeds). */
   halted: { code: string; message: string; at: number } | undefined;
   /** The last time this source was (re)snapshotted from scratch, and why. */
@@ -120,26 +122,28 @@ export class SourceState {
     const cursor: Cursor = whole
       ? { incarnation: hello.incarnation, seq: hello.head.seq, epoch: hello.head.epoch, txId: null }
       : this.cursor;
-    const now = Date.now();
-    // A source that replicates nothing the consumer has: nothing to read, the log starts at its head.
-    const empty = plan.request.entities.length === 0;
-    const snapshot: StoredSnapshot | undefined = empty
-      ? undefined
-      : {
-          incarnation: hello.incarnation,
-          reason: plan.reason,
-          entities: plan.request.entities,
-          done: 0,
-          after: null,
-          highWater: hello.head.seq,
-          rows: 0,
-          total: 0,
-          startedAt: now,
-        };
     const covered = whole ? [] : this.covered;
+    // A source that replicates nothing the consumer has: nothing to read, its log starts at its head (kept in
+    // memory only: after a restart the same empty snapshot is planned again).
+    if (plan.request.entities.length === 0) {
+      Object.assign(this, { cursor, covered });
+      return { kind: 'stream' };
+    }
+    const now = Date.now();
+    const snapshot: StoredSnapshot = {
+      incarnation: hello.incarnation,
+      reason: plan.reason,
+      entities: plan.request.entities,
+      done: 0,
+      after: null,
+      highWater: hello.head.seq,
+      rows: 0,
+      total: 0,
+      startedAt: now,
+    };
     await this.store.restart({ source: this.id, cursor, covered, snapshot, head: hello.head });
     Object.assign(this, { cursor, covered, snapshot, lastResync: { reason: plan.reason, at: now } });
-    return empty ? { kind: 'stream' } : plan;
+    return plan;
   }
 
   /** `partial`: the batch ends inside a transaction whose next part follows. */

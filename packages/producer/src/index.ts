@@ -1,4 +1,5 @@
 export { type BackoffOptions, backoffDelay } from './backoff.js';
+export { HeadReporter, type HeadReporterOptions } from './head-reporter.js';
 export { type BatchLimits, OutboxReader } from './outbox-reader.js';
 export { createProducer, Producer, type ProducerOptions, type ProducerState, type ProducerStatus } from './producer.js';
 export { type ProducerReport, ProducerStatusServer, producerReport } from './status-server.js';

@@ -96,6 +96,17 @@ export const heartbeatSchema = z.strictObject({
   at: epoch,
 });
 
+/**
+ * local app → consumer over HTTP (`POST /api/head`), not a frame: the outbox head, so that the consumer knows how
+ * far behind a source is while its producer is down.
+ */
+export const headReportSchema = z.strictObject({
+  source: name,
+  incarnation: name,
+  head: positionSchema,
+});
+export type HeadReport = z.infer<typeof headReportSchema>;
+
 /** Either direction, just before closing. */
 export const errorSchema = z.strictObject({
   type: z.literal('error'),

@@ -19,9 +19,10 @@ const LABELS: Record<Column, string> = {
 const STATE_RANK: Record<SourceLag['state'], number> = {
   halted: 0,
   offline: 1,
-  snapshotting: 2,
-  'catching-up': 3,
-  live: 4,
+  fenced: 2,
+  snapshotting: 3,
+  'catching-up': 4,
+  live: 5,
 };
 
 interface Row {
@@ -173,6 +174,8 @@ export function stateText(lag: SourceLag, now: number): string {
       return `halted: ${lag.lastError?.code ?? 'error'}`;
     case 'catching-up':
       return 'catching up';
+    case 'fenced':
+      return 'fenced: a second producer of this source was refused';
     case 'snapshotting':
       return `snapshotting ${Math.floor(lag.snapshot?.percent ?? 0)}% (${lag.snapshot?.reason ?? 'resync'})`;
     default:

@@ -5,6 +5,7 @@ export interface Summary {
   live: number;
   catchingUp: number;
   snapshotting: number;
+  fenced: number;
   offline: number;
   halted: number;
   text: string;
@@ -17,6 +18,7 @@ export function summarize(sources: readonly SourceLag[]): Summary {
   let snapshotting = 0;
   let offline = 0;
   let halted = 0;
+  let fenced = 0;
   let changes = 0;
   let worst = 0;
   for (const lag of sources) {
@@ -24,6 +26,7 @@ export function summarize(sources: readonly SourceLag[]): Summary {
     else if (lag.state === 'catching-up') catchingUp++;
     else if (lag.state === 'snapshotting') snapshotting++;
     else if (lag.state === 'offline') offline++;
+    else if (lag.state === 'fenced') fenced++;
     else halted++;
     changes += lag.lagChanges;
     worst = Math.max(worst, lag.lagMs);
@@ -31,7 +34,8 @@ export function summarize(sources: readonly SourceLag[]): Summary {
   const parts = [`${count(live)} live`];
   if (catchingUp > 0) parts.push(`${count(catchingUp)} catching up`);
   if (snapshotting > 0) parts.push(`${count(snapshotting)} snapshotting`);
+  if (fenced > 0) parts.push(`${count(fenced)} fenced`);
   parts.push(`${count(offline)} offline`, `${count(halted)} halted`);
   const text = `${parts.join(' · ')} — total lag ${count(changes)} changes, worst ${duration(worst)}`;
-  return { live, catchingUp, snapshotting, offline, halted, text };
+  return { live, catchingUp, snapshotting, fenced, offline, halted, text };
 }

@@ -1,7 +1,7 @@
 /** What the consumer sends per source (its `SourceLag`), over /api/events and /api/lag. */
 export interface SourceLag {
   id: string;
-  state: 'live' | 'catching-up' | 'snapshotting' | 'offline' | 'halted';
+  state: 'live' | 'catching-up' | 'snapshotting' | 'fenced' | 'offline' | 'halted';
   lagChanges: number;
   lagMs: number;
   throughput: number;
