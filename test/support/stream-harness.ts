@@ -1,36 +1,32 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { copyFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { MikroORM } from '@mikro-orm/core';
-import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { CredentialStore, consumerEntities } from '@oplog/consumer';
 import { openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, expect } from 'vitest';
-import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
+import { pollsEntities } from '../../apps/demo/src/entities.js';
 import { tableChecksums } from './checksum.js';
 import { CLIS, CliProcess, ENTITIES_MODULE, type LogLine, ROOT } from './cli.js';
-import { adminQuery, createTestDatabase, type Driver, type TestDatabase } from './databases.js';
+import { createTestDatabase, type Driver, type TestDatabase } from './databases.js';
+import { dbArgs, dbConfig, type LoadResult, SourceSite, sleep } from './source-site.js';
 import { TcpProxy } from './tcp-proxy.js';
+
+export { dbArgs, dbConfig, expectExit, type LoadResult, sleep } from './source-site.js';
 
 export const REPLICATED = ['Question', 'Choice', 'Tag'] as const;
 
-/** The source id of the harness's producer: its credential names it. */
+/** The source id of the harness's (first) producer: its credential names it. */
 export const SOURCE_ID = 'shop-1';
-
-/** What `demo load` prints when it is done. */
-export interface LoadResult {
-  transactions: number;
-  votes: number;
-}
 
 /** One source as the consumer's GET /api/sources shows it. */
 export interface SourceStatus {
+  id?: string;
   cursor: { seq: number; epoch: number };
   appliedEntries: number;
   connected: boolean;
   snapshot?: { reason: string; rows: number; total: number; percent: number };
   lastResync?: { reason: string; at: number };
+  lastError?: { code: string; message: string; at: number };
 }
 
 /** Where the two sides stand: the source's head, the consumer's durable cursor and both copies' checksums. */
@@ -42,55 +38,66 @@ export interface Convergence {
 }
 
 /**
- * One end-to-end replication setup: a local (source) database written by the demo app, an oplog-producer sidecar
- * on it, an oplog-consumer on a central (target) database, and TCP proxies between them, all real processes.
- * `dispose()` kills every process it started, closes the proxies and drops both databases.
+ * One end-to-end replication setup: one or more local (source) sites, each a database written by the demo app with
+ * an oplog-producer sidecar and its own credential, an oplog-consumer on a central (target) database, and TCP
+ * proxies between them, all real processes. The single-source methods act on the first site. `dispose()` kills
+ * every process it started, closes the proxies and drops every database.
  */
 export class StreamHarness {
   readonly processes: { label: string; cli: CliProcess }[] = [];
   readonly proxies: TcpProxy[] = [];
-  #sourceOrm: MikroORM | undefined;
+  readonly sites: SourceSite[] = [];
   #targetOrm: MikroORM | undefined;
-  #token: Promise<string> | undefined;
+  readonly #tokens = new Map<string, Promise<string>>();
 
-  private constructor(
-    readonly source: TestDatabase,
-    readonly target: TestDatabase,
-  ) {}
+  private constructor(readonly target: TestDatabase) {}
 
   static async create(sourceDriver: Driver, targetDriver: Driver): Promise<StreamHarness> {
-    const source = await createTestDatabase(sourceDriver, 'stream_src');
-    const target = await createTestDatabase(targetDriver, 'stream_dst').catch(async (error: unknown) => {
-      await source.drop();
+    return StreamHarness.createMany([sourceDriver], targetDriver);
+  }
+
+  /** A harness with one site per driver, named shop-1, shop-2, …, all streaming to one consumer. */
+  static async createMany(sourceDrivers: readonly Driver[], targetDriver: Driver): Promise<StreamHarness> {
+    const harness = new StreamHarness(await createTestDatabase(targetDriver, 'stream_dst'));
+    try {
+      for (const [i, driver] of sourceDrivers.entries()) {
+        const db = await createTestDatabase(driver, 'stream_src');
+        const id = `shop-${i + 1}`;
+        harness.sites.push(
+          new SourceSite(
+            id,
+            db,
+            (...args) => harness.#spawn(...args),
+            () => harness.credential(id),
+          ),
+        );
+      }
+    } catch (error) {
+      await harness.dispose();
       throw error;
-    });
-    return new StreamHarness(source, target);
+    }
+    return harness;
   }
 
-  /** Runs the seed article's scenario on the source; resolves with the ids it used. */
-  async scenario(): Promise<{ questionId: string; choiceIds: string[] }> {
-    const demo = this.#spawn('scenario', 'demo', ['scenario', ...dbArgs(this.source)]);
-    const ids = await demo.waitFor((line) => 'questionId' in line);
-    await expectExit(demo, 'demo scenario');
-    return ids as unknown as { questionId: string; choiceIds: string[] };
+  /** The first site. */
+  get site(): SourceSite {
+    return this.sites[0]!;
   }
 
-  /** Starts `demo load` on the source (unpaced unless a rate is given); `loadResult` waits for it. */
-  load(transactions: number, rate = 100_000): CliProcess {
-    return this.#spawn('load', 'demo', [
-      'load',
-      ...dbArgs(this.source),
-      '--transactions',
-      String(transactions),
-      '--rate',
-      String(rate),
-    ]);
+  get source(): TestDatabase {
+    return this.site.db;
   }
 
-  async loadResult(load: CliProcess, timeoutMs = 120_000): Promise<LoadResult> {
-    const done = await load.waitFor((line) => 'transactions' in line, timeoutMs);
-    await expectExit(load, 'demo load');
-    return done as unknown as LoadResult;
+  scenario(): Promise<{ questionId: string; choiceIds: string[] }> {
+    return this.site.scenario();
+  }
+
+  load(transactions: number, rate?: number): CliProcess {
+    return this.site.load(transactions, rate);
+  }
+
+  loadResult(load: CliProcess, timeoutMs?: number): Promise<LoadResult> {
+    return this.site.loadResult(load, timeoutMs);
   }
 
   /** Starts oplog-consumer on the target on a free port; resolves once it listens. */
@@ -108,71 +115,20 @@ export class StreamHarness {
     return { process: consumer, port: Number(listening.port) };
   }
 
-  /**
-   * Starts oplog-producer on the source, streaming to ws://127.0.0.1:port/oplog (or `scheme` wss) with the harness's
-   * credential (`env` may set another OPLOG_TOKEN); resolves once it started.
-   */
-  async startProducer(port: number, env: Record<string, string> = {}, scheme = 'ws'): Promise<CliProcess> {
-    const producer = this.#spawn(
-      'producer',
-      'producer',
-      ['start', '--url', `${scheme}://127.0.0.1:${port}/oplog`, ...dbArgs(this.source), '--entities', ENTITIES_MODULE],
-      { OPLOG_TOKEN: await this.token(), ...env },
-    );
-    await producer.waitForMessage('producer started');
-    return producer;
+  startProducer(port: number, env?: Record<string, string>, scheme?: string): Promise<CliProcess> {
+    return this.site.startProducer(port, env, scheme);
   }
 
-  /**
-   * Fills the source with rows written before capture was installed (no outbox entries): `questions` questions with
-   * `choices` choices each, and tags on every other question.
-   */
-  async seedUncaptured(questions: number, choices: number): Promise<void> {
-    const orm = await this.sourceOrm();
-    await orm.schema.updateSchema({ safe: true });
-    const em = orm.em.fork();
-    const tags = Array.from({ length: 20 }, (_, i) => em.create(Tag, { id: randomUUID(), label: `tag ${i}` }));
-    for (let q = 0; q < questions; q++) {
-      const question = em.create(Question, {
-        id: randomUUID(),
-        questionText: `Old question ${q}`,
-        pubDate: new Date(),
-      });
-      if (q % 2 === 0) question.tags.add(tags[q % tags.length]!, tags[(q + 7) % tags.length]!);
-      for (let c = 0; c < choices; c++) {
-        em.create(Choice, { id: randomUUID(), question, choiceText: `Old choice ${q}.${c}`, votes: c });
-      }
-      if (q % 500 === 499) await em.flush();
-    }
-    await em.flush();
+  seedUncaptured(questions: number, choices: number): Promise<void> {
+    return this.site.seedUncaptured(questions, choices);
   }
 
-  /** Copies the source database aside (every process on it must be stopped): a backup to restore later. */
-  async backupSource(): Promise<void> {
-    await this.#closeSourceOrm();
-    if (this.source.driver === 'sqlite') copyFileSync(this.source.dbName, `${this.source.dbName}.backup`);
-    else {
-      await adminQuery(`drop database if exists ${this.source.dbName}_backup with (force)`);
-      await adminQuery(`create database ${this.source.dbName}_backup template ${this.source.dbName}`);
-    }
+  backupSource(): Promise<void> {
+    return this.site.backup();
   }
 
-  /** Puts the backup back in place of the source database (every process on it must be stopped). */
-  async restoreSource(): Promise<void> {
-    await this.#closeSourceOrm();
-    const { dbName } = this.source;
-    if (this.source.driver === 'sqlite') {
-      for (const suffix of ['-journal', '-wal', '-shm']) rmSync(`${dbName}${suffix}`, { force: true });
-      copyFileSync(`${dbName}.backup`, dbName);
-    } else {
-      await adminQuery(`drop database ${dbName} with (force)`);
-      await adminQuery(`create database ${dbName} template ${dbName}_backup`);
-    }
-  }
-
-  async #closeSourceOrm(): Promise<void> {
-    await this.#sourceOrm?.close();
-    this.#sourceOrm = undefined;
+  restoreSource(): Promise<void> {
+    return this.site.restore();
   }
 
   /** One per-source sample of the consumer's /metrics. */
@@ -182,21 +138,30 @@ export class StreamHarness {
     return Number(line?.split(' ').at(-1) ?? 0);
   }
 
+  /** The credential of the first site (SOURCE_ID). */
+  token(): Promise<string> {
+    return this.site.token();
+  }
+
   /**
-   * The credential of SOURCE_ID in the target, created on first use through the consumer's store, as
+   * The credential of `sourceId` in the target, created on first use through the consumer's store, as
    * `oplog-consumer sources add` does (with the credential table, if no consumer has created it yet).
    */
-  token(): Promise<string> {
-    this.#token ??= (async () => {
-      const orm = await openOrm(dbConfig(this.target), { entities: consumerEntities });
-      try {
-        await orm.schema.updateSchema({ safe: true });
-        return await new CredentialStore(() => orm.em.getConnection()).add(SOURCE_ID);
-      } finally {
-        await orm.close();
-      }
-    })();
-    return this.#token;
+  credential(sourceId: string): Promise<string> {
+    let token = this.#tokens.get(sourceId);
+    if (!token) {
+      token = (async () => {
+        const orm = await openOrm(dbConfig(this.target), { entities: consumerEntities });
+        try {
+          await orm.schema.updateSchema({ safe: true });
+          return await new CredentialStore(() => orm.em.getConnection()).add(sourceId);
+        } finally {
+          await orm.close();
+        }
+      })();
+      this.#tokens.set(sourceId, token);
+    }
+    return token;
   }
 
   /** Runs `oplog-consumer sources …args` on the target database; resolves with its exit code and output. */
@@ -218,11 +183,15 @@ export class StreamHarness {
     return proxy;
   }
 
-  /** The consumer's view of the (single) source, from its status API; all zero before the source's first hello. */
-  async sourceStatus(port: number): Promise<SourceStatus> {
+  /**
+   * The consumer's view of source `id` (default: the only one), from its status API; all zero before the source's
+   * first hello.
+   */
+  async sourceStatus(port: number, id?: string): Promise<SourceStatus> {
     const response = await fetch(`http://127.0.0.1:${port}/api/sources`);
-    const body = (await response.json()) as { sources: SourceStatus[] };
-    return body.sources[0] ?? { cursor: { seq: 0, epoch: 0 }, appliedEntries: 0, connected: false };
+    const { sources } = (await response.json()) as { sources: SourceStatus[] };
+    const found = id === undefined ? sources[0] : sources.find((s) => s.id === id);
+    return found ?? { cursor: { seq: 0, epoch: 0 }, appliedEntries: 0, connected: false };
   }
 
   /** Polls the consumer until its cursor reaches `seq` (to act in the middle of a stream). */
@@ -243,21 +212,12 @@ export class StreamHarness {
   }
 
   /** Runs `work` as the local app would: on an ORM of the source with capture registered. */
-  async asApp<T>(work: (orm: MikroORM) => Promise<T>): Promise<T> {
-    const orm = await openOrm(dbConfig(this.source), {
-      entities: [...pollsEntities, ...oplogEntities],
-      subscribers: [new OplogCapture()],
-    });
-    try {
-      return await work(orm);
-    } finally {
-      await orm.close();
-    }
+  asApp<T>(work: (orm: MikroORM) => Promise<T>): Promise<T> {
+    return this.site.asApp(work);
   }
 
-  async sourceOrm(): Promise<MikroORM> {
-    this.#sourceOrm ??= await openOrm(dbConfig(this.source), { entities: [...pollsEntities, ...oplogEntities] });
-    return this.#sourceOrm;
+  sourceOrm(): Promise<MikroORM> {
+    return this.site.orm();
   }
 
   /** Open it only once a consumer has started: the consumer creates the target's tables. */
@@ -266,29 +226,29 @@ export class StreamHarness {
     return this.#targetOrm;
   }
 
-  /** The source's head: the last seq capture allocated (oplog_source.head_seq). */
-  async head(): Promise<number> {
-    const rows = await (await this.sourceOrm()).em
-      .getConnection()
-      .execute<{ seq: number | string }[]>('select head_seq as seq from oplog_source where slot = 1');
-    return Number(rows[0]?.seq ?? 0);
+  /** The first site's head. */
+  head(): Promise<number> {
+    return this.site.head();
   }
 
-  /** The consumer's durable cursor (oplog_consumer_cursor.seq), 0 before its first commit. */
-  async cursor(): Promise<number> {
-    const rows = await (await this.targetOrm()).em
-      .getConnection()
-      .execute<{ seq: number | string }[]>('select seq from oplog_consumer_cursor');
+  /**
+   * The consumer's durable cursor (oplog_consumer_cursor.seq) of `sourceId`, 0 before its first commit. Without
+   * it, of the only source the consumer knows.
+   */
+  async cursor(sourceId?: string): Promise<number> {
+    const connection = (await this.targetOrm()).em.getConnection();
+    const rows = await (sourceId === undefined
+      ? connection.execute<{ seq: number | string }[]>('select seq from oplog_consumer_cursor')
+      : connection.execute<{ seq: number | string }[]>('select seq from oplog_consumer_cursor where source = ?', [
+          sourceId,
+        ]));
     expect(rows.length, 'the consumer knows exactly one source').toBeLessThanOrEqual(1);
     return Number(rows[0]?.seq ?? 0);
   }
 
-  /** Entries still in the source's outbox (acked ones are trimmed). */
-  async outboxSize(): Promise<number> {
-    const rows = await (await this.sourceOrm()).em
-      .getConnection()
-      .execute<{ n: number | string }[]>('select count(*) as n from oplog_entry');
-    return Number(rows[0]?.n ?? 0);
+  /** Entries still in the first site's outbox (acked ones are trimmed). */
+  outboxSize(): Promise<number> {
+    return this.site.outboxSize();
   }
 
   async voteSums(): Promise<{ source: number; target: number }> {
@@ -340,12 +300,8 @@ export class StreamHarness {
     };
     for (const { cli } of this.processes) await attempt(() => cli.kill('SIGKILL'));
     for (const proxy of this.proxies) await attempt(() => proxy.close());
-    await attempt(() => this.#sourceOrm?.close());
     await attempt(() => this.#targetOrm?.close());
-    await attempt(() => this.source.drop());
-    if (this.source.driver === 'postgresql') {
-      await attempt(() => adminQuery(`drop database if exists ${this.source.dbName}_backup with (force)`));
-    }
+    for (const site of this.sites) await attempt(() => site.dispose());
     await attempt(() => this.target.drop());
     if (failures.length > 0) throw new AggregateError(failures, 'stream harness cleanup failed');
   }
@@ -370,9 +326,12 @@ export class StreamHarness {
 
 /**
  * Registers the hooks for one harness per test: its processes' output is printed when the test fails, and it is
- * disposed after the test. Returns the function that creates it.
+ * disposed after the test. Returns the function that creates it (with one site per source driver).
  */
-export function harnessPerTest(): (sourceDriver: Driver, targetDriver: Driver) => Promise<StreamHarness> {
+export function harnessPerTest(): (
+  sourceDrivers: Driver | readonly Driver[],
+  targetDriver: Driver,
+) => Promise<StreamHarness> {
   let harness: StreamHarness | undefined;
   beforeEach(({ onTestFailed }) => {
     harness = undefined;
@@ -383,8 +342,8 @@ export function harnessPerTest(): (sourceDriver: Driver, targetDriver: Driver) =
   afterEach(async () => {
     await harness?.dispose();
   });
-  return async (sourceDriver, targetDriver) => {
-    harness = await StreamHarness.create(sourceDriver, targetDriver);
+  return async (sourceDrivers, targetDriver) => {
+    harness = await StreamHarness.createMany([sourceDrivers].flat(), targetDriver);
     return harness;
   };
 }
@@ -411,12 +370,6 @@ export async function waitForConvergence(harness: StreamHarness, timeoutMs = 60_
 
 const converged = (s: Convergence) => s.cursor === s.head && JSON.stringify(s.source) === JSON.stringify(s.target);
 
-/** A clean stop: the process exits by itself with status 0. */
-export async function expectExit(cli: CliProcess, what: string, timeoutMs = 30_000): Promise<void> {
-  const code = await Promise.race([cli.exited, sleep(timeoutMs).then(() => 'still running' as const)]);
-  expect(code, `${what} exit status; last output:\n${cli.output.slice(-15).join('\n')}`).toBe(0);
-}
-
 /** Waits until `process` has logged `count` lines that `match`. */
 export async function waitForLogs(
   cli: CliProcess,
@@ -433,13 +386,3 @@ export async function waitForLogs(
 }
 
 const run = promisify(execFile);
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function dbArgs(db: TestDatabase): string[] {
-  return ['--db-driver', db.driver, '--db-name', db.dbName, ...(db.clientUrl ? ['--db-url', db.clientUrl] : [])];
-}
-
-function dbConfig(db: TestDatabase) {
-  return { driver: db.driver, name: db.dbName, url: db.clientUrl };
-}

@@ -11,6 +11,7 @@ import {
 } from '@mikro-orm/core';
 import { OUTBOX_ENTITY_NAMES, schemaFingerprint } from '@oplog/capture';
 import { type Json, type OplogEntry, OplogError, type SchemaFingerprint } from '@oplog/protocol';
+import { consumerEntities } from './cursor-store.js';
 import { claimSql, foreignOwnersSql, releaseSql } from './row-owner.js';
 
 /** Whose entries these are, and which of their fields to leave out (schemaPolicy apply-known). */
@@ -41,7 +42,7 @@ export interface Applier {
 }
 
 export interface ApplierOptions {
-  /** Entity names to accept. Default: every entity of the ORM except pivot tables and the outbox's own. */
+  /** Entity names to accept. Default: every entity of the ORM except pivot tables, the outbox's and the consumer's own. */
   entities?: readonly string[];
 }
 
@@ -243,11 +244,16 @@ function applyOrder(metas: readonly EntityMetadata[]): string[] {
   return ordered;
 }
 
+/** The consumer's bookkeeping (cursors, owners, credentials…): a source that could write it could forge them. */
+const CONSUMER_ENTITY_NAMES: ReadonlySet<string> = new Set(consumerEntities.map((entity) => entity.meta.className));
+
 function acceptedEntities(orm: MikroORM, names: readonly string[] | undefined): EntityMetadata[] {
   const all = Object.values(orm.getMetadata().getAll());
   const replayable = (meta: EntityMetadata) =>
     !meta.embeddable && !meta.virtual && !meta.pivotTable && !(meta.abstract && !meta.discriminatorColumn);
-  if (!names) return all.filter((meta) => replayable(meta) && !OUTBOX_ENTITY_NAMES.has(meta.className));
+  const internal = (meta: EntityMetadata) =>
+    OUTBOX_ENTITY_NAMES.has(meta.className) || CONSUMER_ENTITY_NAMES.has(meta.className);
+  if (!names) return all.filter((meta) => replayable(meta) && !internal(meta));
   return names.map((name) => {
     const meta = all.find((m) => m.className === name);
     if (!meta || !replayable(meta)) throw new Error(`Applier: ${name} is not an entity with a table of its own`);
