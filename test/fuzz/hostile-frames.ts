@@ -304,7 +304,7 @@ const KINDS: Record<string, Make> = {
           ? batch.replace('"NESTED"', nested)
           : `{"type":"batch","id":1,"entries":${'['.repeat(10 * depth)}${']'.repeat(10 * depth)}}`,
       ],
-      outcome: codes('OPLOG_BAD_FRAME', 'OPLOG_BAD_JSON', 'OPLOG_APPLY_FAILED'),
+      outcome: codes('OPLOG_BAD_FRAME', 'OPLOG_BAD_JSON'),
     };
   },
   'tolerated frames, then a gap': (g) => ({

@@ -620,7 +620,9 @@ function sameJson(a: Json, b: Json): boolean {
 }
 
 function badValue(where: string, value: Json): OplogError {
-  return OplogError.badFrame(`${where}: cannot store ${JSON.stringify(value)?.slice(0, 60)}`);
+  // Never serialize a structure to describe it: a hostile value nested thousands deep would overflow the stack.
+  const shown = typeof value === 'object' && value !== null ? (Array.isArray(value) ? 'an array' : 'an object') : value;
+  return OplogError.badFrame(`${where}: cannot store ${JSON.stringify(shown).slice(0, 60)}`);
 }
 
 function unsupported(where: string, why: string): Error {

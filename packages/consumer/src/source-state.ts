@@ -184,14 +184,14 @@ export class SourceState {
           const wait = this.#rate?.take(step.entries.length + (step.page?.rows.length ?? 0)) ?? 0;
           if (wait > 0) await sleep(wait);
           await this.#commit(step).catch((error: unknown) => {
-            if ((error as OplogError).code !== 'OPLOG_POISON_CHANGE' || this.rules.poison !== 'quarantine') throw error;
+            if (!isPoison(error) || this.rules.poison !== 'quarantine') throw error;
             return this.#quarantineBad(step, owner.incarnation);
           });
         }
         this.halted = undefined;
       } catch (error) {
         const failure = error instanceof OplogError ? error : OplogError.internal(error);
-        if (failure.code === 'OPLOG_POISON_CHANGE') {
+        if (isPoison(failure)) {
           this.halted = { code: failure.code, message: failure.message, at: Date.now() };
         }
         this.#refuse(owner, failure);
@@ -220,8 +220,8 @@ export class SourceState {
       try {
         await this.#commit(one);
       } catch (error) {
-        if ((error as OplogError).code !== 'OPLOG_POISON_CHANGE') throw error;
-        await this.store.quarantine(one, error as OplogError);
+        if (!isPoison(error)) throw error;
+        await this.store.quarantine(one, error);
         this.cursor = cursor;
         this.quarantinedEntries += entries.length;
       }
@@ -288,6 +288,12 @@ export class SourceState {
     }
     return group;
   }
+}
+
+/** A change this database refuses by its data, or one to another source's row: it halts, or is quarantined. */
+function isPoison(error: unknown): error is OplogError {
+  const { code } = error as Partial<OplogError>;
+  return code === 'OPLOG_POISON_CHANGE' || code === 'OPLOG_NOT_OWNER';
 }
 
 /** Consecutive runs of entries of one source transaction. */

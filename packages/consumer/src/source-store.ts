@@ -34,9 +34,8 @@ export class DatabaseSourceStore implements SourceStore {
     try {
       return await this.#commit(step);
     } catch (error) {
-      // What the data refuses (a constraint, a row of another source) fails the same way on every retry: poison.
-      const poison = error instanceof ConstraintViolationException || (error as OplogError).code === 'OPLOG_NOT_OWNER';
-      if (!poison || step.entries.length === 0) throw error;
+      // What the database refuses by its data fails the same way on every retry: poison.
+      if (!(error instanceof ConstraintViolationException) || step.entries.length === 0) throw error;
       throw OplogError.poisonChange(step.entries[0]!.seq, step.entries.at(-1)!.seq, error);
     }
   }

@@ -211,7 +211,7 @@ export class Producer implements Service {
         return true;
       }
       // The consumer refuses a change until its cause is fixed there: keep backing off, however it was welcomed.
-      if (failure.code === 'OPLOG_POISON_CHANGE') return false;
+      if (failure.code === 'OPLOG_POISON_CHANGE' || failure.code === 'OPLOG_NOT_OWNER') return false;
     } finally {
       this.#session = undefined;
       this.#status.connectedAt = undefined;

@@ -162,7 +162,8 @@ export const ERRORS = {
   OPLOG_NOT_OWNER: {
     close: 1008,
     retryable: false,
-    meaning: 'A change touches a row that another source created; it is not applied.',
+    meaning:
+      'A change touches a row that another source created; it is not applied. The source halts there, or the transaction is quarantined, as for a poison change.',
     action:
       'Two sources write the same rows: give their rows globally unique keys (UUIDs), or find the misconfigured source. The change is halted or quarantined (poison).',
   },

@@ -14,6 +14,8 @@ export const dbConfigSchema = z.strictObject({
 });
 export type DbConfig = z.infer<typeof dbConfigSchema>;
 
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
 type AnyEntity = EntitySchema | (abstract new (...args: never[]) => object);
 
 /**
@@ -40,7 +42,11 @@ export async function openOrm(db: DbConfig, extra: Partial<Options>): Promise<Mi
   } as Options;
   if (db.driver === 'sqlite') {
     const { MikroORM } = await import('@mikro-orm/sqlite');
-    return (await MikroORM.init({ ...common, dbName: db.name ?? 'oplog.sqlite' } as never)) as unknown as MikroORM;
+    const orm = (await MikroORM.init({ ...common, dbName: db.name ?? 'oplog.sqlite' } as never)) as unknown as MikroORM;
+    // Another process may write the same file (the sidecar's trims, `oplog-consumer sources add`): a write waits
+    // for its lock up to this long instead of failing at once with SQLITE_BUSY.
+    await orm.em.getConnection().execute(`pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    return orm;
   }
   const { MikroORM } = await import('@mikro-orm/postgresql');
   return (await MikroORM.init({
