@@ -294,10 +294,12 @@ export async function waitForLogs(
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function dbArgs(db: TestDatabase): string[] {
+/** The CLIs' flags for a database. */
+export function dbArgs(db: TestDatabase): string[] {
   return ['--db-driver', db.driver, '--db-name', db.dbName, ...(db.clientUrl ? ['--db-url', db.clientUrl] : [])];
 }
 
-function dbConfig(db: TestDatabase) {
+/** The runtime's DbConfig for a database. */
+export function dbConfig(db: TestDatabase) {
   return { driver: db.driver, name: db.dbName, url: db.clientUrl };
 }
