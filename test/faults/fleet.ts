@@ -21,6 +21,13 @@ export interface LoadRun {
   endedAt?: number;
 }
 
+/** Where a source's log ends: what the consumer's cursor must reach. */
+export interface SourceHead {
+  sourceId: string;
+  incarnation: string;
+  seq: number;
+}
+
 /** A process that exited while nobody meant it to: a crash, whatever the runner was doing. */
 export interface Crash {
   label: string;
@@ -50,6 +57,15 @@ export class SourceNode {
   async orm(): Promise<MikroORM> {
     this.#orm ??= await openLocalApp(dbConfig(this.db));
     return this.#orm;
+  }
+
+  async head(): Promise<SourceHead> {
+    const [row] = await (await this.orm()).em
+      .getConnection()
+      .execute<{ source_id: string; incarnation: string; head_seq: number | string }[]>(
+        'select source_id, incarnation, head_seq from oplog_source where slot = 1',
+      );
+    return { sourceId: row!.source_id, incarnation: row!.incarnation, seq: Number(row!.head_seq) };
   }
 
   async close(): Promise<void> {

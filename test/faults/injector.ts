@@ -22,8 +22,9 @@ export interface InjectorContext {
   consumerOrm(): Promise<MikroORM>;
   /** Where the consumer's database lives when it is on a tmpfs of its own; undefined: no disk-full episode. */
   tmpfsDir: string | undefined;
-  /** Where the --restore episode keeps its backup. */
+  /** Where the --restore episode keeps its backup, and the head of the source it copied. */
   backupFile: string;
+  backupHead?: number;
   loadRate: number;
   seed: number;
   transactionsPerSource: number;
@@ -116,21 +117,28 @@ async function apply(fault: ScheduledFault, context: InjectorContext): Promise<F
       const locked = await retry(() => connection.execute('begin exclusive'), 5000);
       await sleep(fault.ms);
       if (locked) await connection.execute('rollback');
-      return done(refusedSince(fleet, start) > 0, locked ? {} : { note: 'could not take the lock' });
+      const refused = refusals(fleet, start);
+      return done(refused.length > 0, { note: locked ? refused[0] : 'could not take the lock' });
     }
     case 'disk-full': {
       if (!context.tmpfsDir) return done(false, { note: 'skipped: no tmpfs' });
       const filler = fillDisk(context.tmpfsDir);
       await sleep(fault.ms);
       freeDisk(filler);
-      return done(refusedSince(fleet, start) > 0);
+      const refused = refusals(fleet, start);
+      return done(refused.length > 0, { note: refused[0] });
     }
     case 'backup':
     case 'restore': {
       const node = fleet.sources[fault.source]!;
+      // The restore must rewind what the consumer has applied, or it would prove nothing: wait for it to pass the
+      // backup's head first.
+      if (fault.kind === 'restore') await waitForCursor(fleet, node, context.backupHead ?? 0);
       await stopSource(fleet, node);
-      if (fault.kind === 'backup') copyFileSync(node.db.dbName, context.backupFile);
-      else {
+      if (fault.kind === 'backup') {
+        copyFileSync(node.db.dbName, context.backupFile);
+        context.backupHead = (await node.head()).seq;
+      } else {
         for (const suffix of ['-journal', '-wal', '-shm']) rmSync(`${node.db.dbName}${suffix}`, { force: true });
         copyFileSync(context.backupFile, node.db.dbName);
       }
@@ -150,10 +158,23 @@ async function stopSource(fleet: Fleet, node: SourceNode): Promise<void> {
   await fleet.killProducer(node, 'SIGTERM');
 }
 
-/** Batches the consumer could not commit since `start` (an episode bites only if some arrived during it). */
-function refusedSince(fleet: Fleet, start: number): number {
-  return fleet.logsOf('consumer').filter((line) => line.code === 'OPLOG_APPLY_FAILED' && Number(line.time) >= start)
-    .length;
+/** Why the consumer could not commit batches since `start` (an episode bites only if some arrived during it). */
+function refusals(fleet: Fleet, start: number): string[] {
+  return fleet
+    .logsOf('consumer')
+    .filter((line) => line.code === 'OPLOG_APPLY_FAILED' && Number(line.time) >= start)
+    .map((line) => String(line.err));
+}
+
+/** Waits (up to 30 s) until the consumer's cursor for `node` is past `seq`. */
+async function waitForCursor(fleet: Fleet, node: SourceNode, seq: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (
+    Date.now() < deadline &&
+    (await sourceStatuses(fleet)).every((s) => s.id !== node.sourceId || s.cursor.seq <= seq)
+  ) {
+    await sleep(200);
+  }
 }
 
 /** Sources connected to the consumer, once `node`'s link (or any, without a node) is up or LINK_WAIT_MS passed. */
@@ -168,12 +189,15 @@ async function waitForLink(fleet: Fleet, node: SourceNode | undefined): Promise<
 
 /** Sources connected to the consumer right now, from its status API (none when it does not answer). */
 async function connectedSources(fleet: Fleet): Promise<string[]> {
+  return (await sourceStatuses(fleet)).filter((s) => s.connected).map((s) => s.id);
+}
+
+async function sourceStatuses(fleet: Fleet): Promise<{ id: string; connected: boolean; cursor: { seq: number } }[]> {
   try {
     const response = await fetch(`http://127.0.0.1:${fleet.consumerPort}/api/sources`, {
       signal: AbortSignal.timeout(1000),
     });
-    const body = (await response.json()) as { sources: { id: string; connected: boolean }[] };
-    return body.sources.filter((s) => s.connected).map((s) => s.id);
+    return ((await response.json()) as { sources: [] }).sources;
   } catch {
     return [];
   }

@@ -2,15 +2,8 @@ import type { MikroORM } from '@mikro-orm/core';
 import { checksum, tableRows } from '../support/checksum.js';
 import type { LogLine } from '../support/cli.js';
 import { REPLICATED } from '../support/stream-harness.js';
-import type { Fleet, SourceNode } from './fleet.js';
+import type { Fleet, SourceHead, SourceNode } from './fleet.js';
 import type { FaultRecord } from './injector.js';
-
-/** Where a source's log ends: what the consumer's cursor must reach. */
-export interface SourceHead {
-  sourceId: string;
-  incarnation: string;
-  seq: number;
-}
 
 export interface Check {
   name: string;
@@ -28,15 +21,6 @@ export interface Tally {
 
 /** A vote is an increment: +1000 only ever happens in the transactions that roll back. */
 const ROLLED_BACK = 1000;
-
-export async function readHead(node: SourceNode): Promise<SourceHead> {
-  const [row] = await (await node.orm()).em
-    .getConnection()
-    .execute<{ source_id: string; incarnation: string; head_seq: number | string }[]>(
-      'select source_id, incarnation, head_seq from oplog_source where slot = 1',
-    );
-  return { sourceId: row!.source_id, incarnation: row!.incarnation, seq: Number(row!.head_seq) };
-}
 
 /**
  * Polls the consumer's GET /api/sources until every source's cursor is at its head (same incarnation); resolves

@@ -16,7 +16,6 @@ import {
   checkRolledBack,
   checkStalls,
   compareTables,
-  readHead,
   waitForLagZero,
 } from './invariants.js';
 import { CI_SIZE, LONG_SIZE, scaled, schedule } from './schedule.js';
@@ -154,7 +153,7 @@ async function main(): Promise<number> {
       size.windowMs,
     );
     const loadEnd = Math.max(...fleet.sources.map((node) => node.load?.endedAt ?? Date.now()));
-    const heads = await Promise.all(fleet.sources.map((node) => readHead(node)));
+    const heads = await Promise.all(fleet.sources.map((node) => node.head()));
     const convergedAt = await waitForLagZero(fleet, heads, 120_000);
     const checks: Check[] = [];
     checks.push({

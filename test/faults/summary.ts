@@ -54,12 +54,17 @@ export function formatSummary(s: Summary): string {
     `fault run summary: seed ${s.seed}, ${s.size} size, wall time ${seconds(s.wallMs)}`,
     `  ${'fault'.padEnd(34)}${'injected'.padStart(9)}${'effective'.padStart(11)}`,
     ...[...counts].map(([kind, c]) => `  ${kind.padEnd(34)}${n(c.injected).padStart(9)}${n(c.effective).padStart(11)}`),
+    ...s.records
+      .filter((r) => r.fault.kind === 'disk-full')
+      .map(
+        (r) => `  disk full: ${r.effective ? `the consumer refused batches: ${r.note}` : 'no batch came during it'}`,
+      ),
     ...s.skipped.map((why) => `  skipped: ${why}`),
     `  ${'changes'.padEnd(18)}${n(total)} (${s.changes.map((c) => `${c.label} ${c.driver} ${n(c.seq)}`).join(', ')})`,
     `  ${'lost'.padEnd(18)}${n(s.tally.lost)}`,
     `  ${'duplicated'.padEnd(18)}${n(s.tally.duplicated)}`,
     `  ${'rows different'.padEnd(18)}${n(s.tally.mismatched)}`,
-    `  ${'time to converge'.padEnd(18)}${seconds(s.convergeMs)} after the last fault and the end of the load (the last fault was lifted ${seconds(s.lastFaultBeforeLoadEndMs)} before the load ended)`,
+    `  ${'time to converge'.padEnd(18)}${seconds(s.convergeMs)} after the last fault and the end of the load (the last fault was lifted ${seconds(Math.abs(s.lastFaultBeforeLoadEndMs))} ${s.lastFaultBeforeLoadEndMs >= 0 ? 'before' : 'after'} the load ended)`,
     '  invariants:',
     ...s.checks.map((c) => `    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
   ];
