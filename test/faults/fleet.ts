@@ -28,6 +28,14 @@ export interface SourceHead {
   seq: number;
 }
 
+/** One source as the consumer's GET /api/sources shows it. */
+export interface SourceStatus {
+  id: string;
+  connected: boolean;
+  incarnation: string | null;
+  cursor: { seq: number };
+}
+
 /** A process that exited while nobody meant it to: a crash, whatever the runner was doing. */
 export interface Crash {
   label: string;
@@ -146,6 +154,18 @@ export class Fleet {
     await this.#kill(run.cli, 'SIGTERM');
     await sleepUntil(() => run.result !== undefined, 5000);
     return run.result?.transactions ?? 0;
+  }
+
+  /** The consumer's view of every source (GET /api/sources); none while it does not answer. */
+  async sourceStatuses(): Promise<SourceStatus[]> {
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.consumerPort}/api/sources`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      return ((await response.json()) as { sources: SourceStatus[] }).sources;
+    } catch {
+      return [];
+    }
   }
 
   /** Log lines of every process started under `label` (all its incarnations), as pino JSON. */

@@ -171,7 +171,7 @@ async function waitForCursor(fleet: Fleet, node: SourceNode, seq: number): Promi
   const deadline = Date.now() + 30_000;
   while (
     Date.now() < deadline &&
-    (await sourceStatuses(fleet)).every((s) => s.id !== node.sourceId || s.cursor.seq <= seq)
+    (await fleet.sourceStatuses()).every((s) => s.id !== node.sourceId || s.cursor.seq <= seq)
   ) {
     await sleep(200);
   }
@@ -189,18 +189,7 @@ async function waitForLink(fleet: Fleet, node: SourceNode | undefined): Promise<
 
 /** Sources connected to the consumer right now, from its status API (none when it does not answer). */
 async function connectedSources(fleet: Fleet): Promise<string[]> {
-  return (await sourceStatuses(fleet)).filter((s) => s.connected).map((s) => s.id);
-}
-
-async function sourceStatuses(fleet: Fleet): Promise<{ id: string; connected: boolean; cursor: { seq: number } }[]> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${fleet.consumerPort}/api/sources`, {
-      signal: AbortSignal.timeout(1000),
-    });
-    return ((await response.json()) as { sources: [] }).sources;
-  } catch {
-    return [];
-  }
+  return (await fleet.sourceStatuses()).filter((s) => s.connected).map((s) => s.id);
 }
 
 async function retry(run: () => Promise<unknown>, forMs: number): Promise<boolean> {

@@ -33,20 +33,11 @@ export async function waitForLagZero(
 ): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${fleet.consumerPort}/api/sources`, {
-        signal: AbortSignal.timeout(2000),
-      });
-      const { sources } = (await response.json()) as {
-        sources: { id: string; incarnation: string | null; cursor: { seq: number } }[];
-      };
-      const caughtUp = heads.every((head) =>
-        sources.some((s) => s.id === head.sourceId && s.incarnation === head.incarnation && s.cursor.seq === head.seq),
-      );
-      if (caughtUp) return Date.now();
-    } catch {
-      // The consumer is (re)starting: ask again.
-    }
+    const sources = await fleet.sourceStatuses();
+    const caughtUp = heads.every((head) =>
+      sources.some((s) => s.id === head.sourceId && s.incarnation === head.incarnation && s.cursor.seq === head.seq),
+    );
+    if (caughtUp) return Date.now();
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return undefined;
