@@ -113,19 +113,19 @@ async function apply(fault: ScheduledFault, context: InjectorContext): Promise<F
       return done(up.length > 0, { linkUp: up });
     }
     case 'busy': {
+      await waitForLink(fleet, undefined);
       const connection = (await context.consumerOrm()).em.getConnection();
       const locked = await retry(() => connection.execute('begin exclusive'), 5000);
-      await sleep(fault.ms);
+      const refused = await holdUntilRefused(fleet, start, fault.ms);
       if (locked) await connection.execute('rollback');
-      const refused = refusals(fleet, start);
       return done(refused.length > 0, { note: locked ? refused[0] : 'could not take the lock' });
     }
     case 'disk-full': {
       if (!context.tmpfsDir) return done(false, { note: 'skipped: no tmpfs' });
+      await waitForLink(fleet, undefined);
       const filler = fillDisk(context.tmpfsDir);
-      await sleep(fault.ms);
+      const refused = await holdUntilRefused(fleet, start, fault.ms);
       freeDisk(filler);
-      const refused = refusals(fleet, start);
       return done(refused.length > 0, { note: refused[0] });
     }
     case 'backup':
@@ -156,6 +156,16 @@ async function apply(fault: ScheduledFault, context: InjectorContext): Promise<F
 async function stopSource(fleet: Fleet, node: SourceNode): Promise<void> {
   await fleet.stopLoad(node);
   await fleet.killProducer(node, 'SIGTERM');
+}
+
+/**
+ * Keeps an episode on for `ms`, and then on (up to LINK_WAIT_MS more) until the consumer has refused a batch
+ * because of it: an episode during which no batch came would prove nothing.
+ */
+async function holdUntilRefused(fleet: Fleet, start: number, ms: number): Promise<string[]> {
+  await sleep(ms);
+  await sleepUntil(() => refusals(fleet, start).length > 0, LINK_WAIT_MS);
+  return refusals(fleet, start);
 }
 
 /** Why the consumer could not commit batches since `start` (an episode bites only if some arrived during it). */
