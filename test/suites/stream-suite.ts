@@ -196,7 +196,7 @@ export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
           proxy.stall();
           await sleep(300);
           if (cuts % 2 === 0) proxy.cut();
-          else proxy.cutMidFrame();
+          else void proxy.cutMidFrame();
           proxy.stall(false);
           cuts++;
           await sleep(300);

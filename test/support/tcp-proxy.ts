@@ -9,7 +9,7 @@ export class TcpProxy {
   #pairs = new Set<[Socket, Socket]>();
   #stalled = false;
   #refusing = false;
-  #cutMidChunk = false;
+  #cutMidChunk: (() => void) | undefined;
   port = 0;
 
   private constructor(private target: { host: string; port: number }) {
@@ -41,9 +41,19 @@ export class TcpProxy {
     this.#pairs.clear();
   }
 
-  /** Forwards half of the next chunk that passes, then destroys the connection: a frame cut in the middle. */
-  cutMidFrame(): void {
-    this.#cutMidChunk = true;
+  /**
+   * Forwards half of the next chunk that passes, then destroys the connection: a frame cut in the middle.
+   * Resolves once that happened (a quiet connection may make it wait); `disarm()` calls it off.
+   */
+  cutMidFrame(): Promise<void> {
+    return new Promise((resolve) => (this.#cutMidChunk = resolve));
+  }
+
+  /** Calls off a cutMidFrame that has not happened yet; false if it had. */
+  disarm(): boolean {
+    const armed = this.#cutMidChunk !== undefined;
+    this.#cutMidChunk = undefined;
+    return armed;
   }
 
   /** Stops forwarding in both directions, without closing anything (a frozen network path). */
@@ -78,9 +88,13 @@ export class TcpProxy {
       [upstream, client],
     ] as const) {
       from.on('data', (chunk: Buffer) => {
-        if (this.#cutMidChunk && chunk.length > 1) {
-          this.#cutMidChunk = false;
-          to.write(chunk.subarray(0, chunk.length >> 1), () => drop());
+        const cutting = this.#cutMidChunk;
+        if (cutting && chunk.length > 1) {
+          this.#cutMidChunk = undefined;
+          to.write(chunk.subarray(0, chunk.length >> 1), () => {
+            drop();
+            cutting();
+          });
           return;
         }
         to.write(chunk);

@@ -43,6 +43,12 @@ dbOptions(program.command('load').description('generate a steady or bursty polls
   .option('--rate <n>', 'transactions per second', Number, 20)
   .option('--bursty', 'bursts of 5× the rate for one second, then four quiet seconds')
   .option('--transactions <n>', 'stop after this many transactions', Number)
+  .addOption(
+    new Option('--mix <mix>', 'polls: questions, votes, deletes; full: every kind of write, rollbacks too')
+      .choices(['polls', 'full'])
+      .default('polls'),
+  )
+  .option('--seed <n>', 'repeat the same sequence of steps', Number)
   .option('--report-head <url>', 'report the outbox head to this consumer (its ws:// URL), as an app beside a sidecar')
   .option('--token <token>', 'the source credential for --report-head')
   .action(async (flags) => {
