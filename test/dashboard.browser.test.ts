@@ -317,8 +317,8 @@ describe('the lag dashboard with 1,000 sources', () => {
         writeFileSync(`${ARTIFACTS}thousand-sources.json`, `${JSON.stringify(report, null, 2)}\n`);
         console.log(`dashboard with ${SOURCES} sources: ${JSON.stringify(report)}`);
         // A tenth left; a third have a growing head and no batches, so they are live or catching up by their lag.
-        const [, live, catchingUp] =
-          /^(\d+) live · (\d+) catching up · 100 offline · 0 halted/.exec(summary ?? '') ?? [];
+        const [, live, catchingUp = 0] =
+          /^(\d+) live(?: · (\d+) catching up)? · 100 offline · 0 halted/.exec(summary ?? '') ?? [];
         expect(Number(live) + Number(catchingUp)).toBe(900);
         // The times are measured and reported above, not held to targets: this machine is shared and noisy, so
         // speed belongs in a benchmark. What must hold is that the page keeps answering while 1,000 rows update
