@@ -22,7 +22,7 @@ export interface InjectorContext {
   consumerOrm(): Promise<MikroORM>;
   /** Where the consumer's database lives when it is on a tmpfs of its own; undefined: no disk-full episode. */
   tmpfsDir: string | undefined;
-  /** Where the --restore episode keeps its backup, and the head of the source it copied. */
+  /** Where the restore episode keeps its backup, and the head of the source it copied. */
   backupFile: string;
   backupHead?: number;
   loadRate: number;

@@ -29,7 +29,6 @@ const { values: args } = parseArgs({
   options: {
     seed: { type: 'string' },
     long: { type: 'boolean', default: false },
-    restore: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     scale: { type: 'string' },
   },
@@ -57,7 +56,6 @@ async function main(): Promise<number> {
   }
   const consumerFile = join(fsDir, 'consumer.sqlite');
   const consumerDb: TestDatabase = { driver: 'sqlite', dbName: consumerFile, drop: async () => undefined };
-  if (!args.restore) skipped.push('source restored from backup (needs the snapshot work: --restore turns it on)');
 
   const drivers: Driver[] = ['sqlite', 'sqlite', 'postgresql'];
   if (!(await postgresReachable())) {
@@ -119,9 +117,7 @@ async function main(): Promise<number> {
     const rate = size.transactionsPerSource / (size.windowMs / 1000);
     for (const [i, node] of fleet.sources.entries()) fleet.startLoad(node, size.transactionsPerSource, rate, seed + i);
 
-    const plan = schedule(seed, size, fleet.sources.length, args.restore).filter(
-      (f) => f.kind !== 'disk-full' || tmpfs.mounted,
-    );
+    const plan = schedule(seed, size, fleet.sources.length).filter((f) => f.kind !== 'disk-full' || tmpfs.mounted);
     console.log(
       `faults: ${plan.length} faults over ${size.windowMs / 1000} s, ${fleet.sources.length} sources (${drivers.join(', ')}), load ${rate.toFixed(1)} tx/s each`,
     );

@@ -75,10 +75,10 @@ export function resourceOf(fault: Fault): string {
 
 /**
  * Every fault of a run, at its time, drawn from the seed alone: the same seed gives the same schedule. The
- * disk-full episode lands in the middle third of the window; the backup (with --restore) in the first half and
+ * disk-full episode lands in the middle third of the window; the backup in the first half and
  * the restore of that backup after it, both on the first source (SQLite).
  */
-export function schedule(seed: number, size: RunSize, sources: number, restore: boolean): ScheduledFault[] {
+export function schedule(seed: number, size: RunSize, sources: number): ScheduledFault[] {
   const random = seededRandom(seed);
   const between = (min: number, max: number) => Math.round(min + random() * (max - min));
   const at = () => between(size.warmupMs, size.windowMs);
@@ -98,10 +98,8 @@ export function schedule(seed: number, size: RunSize, sources: number, restore: 
   }
   for (let i = 0; i < size.busy; i++) out.push({ at: at(), kind: 'busy', ms: between(2000, 5000) });
   out.push({ at: between(size.windowMs / 3, (2 * size.windowMs) / 3), kind: 'disk-full', ms: between(3000, 6000) });
-  if (restore) {
-    out.push({ at: between(size.warmupMs, size.windowMs * 0.4), kind: 'backup', source: 0 });
-    out.push({ at: between(size.windowMs * 0.5, size.windowMs * 0.8), kind: 'restore', source: 0 });
-  }
+  out.push({ at: between(size.warmupMs, size.windowMs * 0.4), kind: 'backup', source: 0 });
+  out.push({ at: between(size.windowMs * 0.5, size.windowMs * 0.8), kind: 'restore', source: 0 });
   return out.sort((a, b) => a.at - b.at);
 }
 
