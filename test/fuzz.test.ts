@@ -28,11 +28,13 @@ describe('hostile producers', () => {
     async () => {
       console.log(`fuzz seed ${SEED} (FUZZ_SEED=${SEED} replays it)`);
       const h = await createHarness(['sqlite', 'sqlite'], 'sqlite');
-      // Created before anything streams: on SQLite, a credential written while the consumer applies can make that
-      // apply fail with SQLITE_BUSY (retried by the producer, but a refusal of an honest source all the same).
+      // Every credential (the honest sites' too) is created before anything streams: on SQLite, a credential written
+      // while the consumer applies can make that apply fail with SQLITE_BUSY (retried by the producer, but a refusal
+      // of an honest source all the same).
       const attackers = Array.from({ length: ATTACKERS }, (_, a) => `mallory-${a + 1}`);
       const tokens: string[] = [];
       for (const source of attackers) tokens.push(await h.credential(source));
+      for (const site of h.sites) await site.token();
       const consumer = await h.startConsumer([], {
         OPLOG_MAX_PAYLOAD: String(MAX_PAYLOAD),
         OPLOG_MAX_BATCH_ENTRIES: String(MAX_BATCH_ENTRIES),

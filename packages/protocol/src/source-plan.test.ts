@@ -66,6 +66,11 @@ describe('planSession', () => {
     });
   });
 
+  it('streams the log when every page of an interrupted snapshot is in, so that the log can complete it', () => {
+    const allPages = { ...progress, done: ENTITIES.length, after: null };
+    expect(planSession({ ...streaming, snapshot: allPages }, hello, ENTITIES)).toEqual({ kind: 'stream' });
+  });
+
   it('snapshots only the entities the consumer never had', () => {
     expect(planSession({ ...streaming, covered: ['Question', 'Choice'] }, hello, ENTITIES)).toMatchObject({
       reason: 'new-entities',

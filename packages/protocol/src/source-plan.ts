@@ -53,6 +53,8 @@ export function planSession(
   }
   if (snapshot && snapshot.incarnation === hello.incarnation) {
     const remaining = snapshot.entities.slice(snapshot.done);
+    // Every page is in; the log has yet to pass the newest page's head: stream it, the staging goes on.
+    if (remaining.length === 0) return { kind: 'stream' };
     const resume = snapshot.after && remaining[0] ? { entity: remaining[0], after: snapshot.after } : null;
     return { kind: 'snapshot', fresh: false, reason: snapshot.reason, request: { entities: remaining, resume } };
   }
