@@ -184,7 +184,9 @@ export class SourceState {
           const wait = this.#rate?.take(step.entries.length + (step.page?.rows.length ?? 0)) ?? 0;
           if (wait > 0) await sleep(wait);
           await this.#commit(step).catch((error: unknown) => {
-            if (!isPoison(error) || this.rules.poison !== 'quarantine') throw error;
+            // Only log entries applied straight are parked: a snapshot's rows halt, so that none goes missing.
+            const parkable = this.rules.poison === 'quarantine' && !step.page && !step.snapshot;
+            if (!isPoison(error) || !parkable) throw error;
             return this.#quarantineBad(step, owner.incarnation);
           });
         }
