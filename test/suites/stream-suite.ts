@@ -84,8 +84,8 @@ export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
         );
         // The consumer shows the transaction whole or not at all, never in part.
         const seen = new Set<number>();
-        while ((await choices()) < before + big) {
-          seen.add((await choices()) - before);
+        for (let added = (await choices()) - before; added < big; added = (await choices()) - before) {
+          seen.add(added);
           await sleep(5);
         }
         await writing;
