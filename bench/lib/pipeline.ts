@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { MikroORM } from '@mikro-orm/core';
-import { oplogEntities } from '@oplog/capture';
+import { oplogEntities, readSourceHead } from '@oplog/capture';
 import { consumerEntities } from '@oplog/consumer';
 import { openOrm } from '@oplog/runtime';
 import { pollsEntities } from '../../apps/demo/src/entities.js';
@@ -135,6 +135,7 @@ export async function catchUpOnce(
   const target = await newDb(backlog.template.driver, `${label}_target`, targetServer);
   let pipeline: Pipeline | undefined;
   try {
+    await knownBeforeTheOutage(source, target);
     const waitedSeconds = await waitForQuiet();
     pipeline = await startPipeline(source, target, clusterParts);
     const meter = startMeter(pipeline.parts);
@@ -159,6 +160,27 @@ export async function catchUpOnce(
     await pipeline?.stop();
     await source.drop();
     await target.drop();
+  }
+}
+
+/**
+ * The consumer knew the source, empty, before the outage: a cursor at 0 for its incarnation with every entity
+ * covered. Without it the consumer would snapshot the source's rows instead of replaying its log.
+ */
+async function knownBeforeTheOutage(source: Db, target: Db): Promise<void> {
+  const sourceOrm = await openOrm(dbConfig(source), { entities: [...pollsEntities, ...oplogEntities] });
+  const head = await readSourceHead(sourceOrm.em.getConnection()).finally(() => sourceOrm.close());
+  const orm = await openOrm(dbConfig(target), { entities: [...pollsEntities, ...consumerEntities] });
+  try {
+    await orm.schema.updateSchema({ safe: true });
+    await orm.em.getConnection().execute(
+      `insert into oplog_consumer_cursor (source, incarnation, seq, epoch, tx_id, entities, head_seq, head_epoch, updated_at)
+       values (?, ?, 0, 0, null, ?, 0, 0, ?)`,
+      [head!.sourceId, head!.incarnation, JSON.stringify(['Tag', 'Question', 'Choice']), Date.now()],
+      'run',
+    );
+  } finally {
+    await orm.close();
   }
 }
 
