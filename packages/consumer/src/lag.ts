@@ -2,8 +2,7 @@ import type { Position } from '@oplog/protocol';
 
 /**
  * How a source is doing, as the dashboard and /metrics show it. Each state has one rule in `classify`, checked in
- * the order of this list, so a new state (a snapshot in progress, a fenced source) is one more member and one more
- * rule placed where it takes precedence.
+ * the order of this list, so a new state is one more member and one more rule placed where it takes precedence.
  */
 export const SOURCE_STATES = ['halted', 'offline', 'fenced', 'snapshotting', 'catching-up', 'live'] as const;
 export type SourceStateName = (typeof SOURCE_STATES)[number];
