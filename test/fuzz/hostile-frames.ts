@@ -1,4 +1,5 @@
 import type { ErrorCode, Hello, Json, OplogEntry } from '@oplog/protocol';
+import { seededRandom } from '../../apps/demo/src/seeded-random.js';
 import { helloOf } from '../support/bare-producer.js';
 
 /** What one frame on the wire is: an object sent as JSON text, raw text, or a binary frame. */
@@ -37,24 +38,12 @@ export interface Target {
 /** Every valid-looking row a hostile frame carries is marked so: none may ever be visible on the consumer. */
 export const HOSTILE = 'HOSTILE';
 
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same attack. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * `count` hostile sessions drawn from `seed`. Frames that reach the apply loop start with valid-looking rows
  * (marked HOSTILE) and end with the bad part, so that applying any of a refused batch would show.
  */
 export function hostileCases(seed: number, count: number, target: Target): HostileCase[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const g = new Generator(random, target);
   const kinds = Object.entries(KINDS);
   return Array.from({ length: count }, () => {
