@@ -62,8 +62,8 @@ type Write = (value: Json, out: unknown[]) => void;
 interface Statement {
   sql: string;
   params: unknown[];
-  /** A query whose rows, if any, make the whole apply fail with this error. */
-  refuse?: (rows: { pk: string; source: string }[]) => OplogError;
+  /** Reads the rows the statement returns: the statement to run next, or an error that refuses the whole apply. */
+  onRows?: (rows: Record<string, string>[]) => Statement | OplogError | undefined;
 }
 
 interface ColumnProp {
@@ -164,14 +164,19 @@ export function createApplier(orm: MikroORM, options: ApplierOptions = {}): Appl
       // Everything is checked and converted before the first write, so a refused batch writes nothing.
       const statements = compile(entries, context);
       const connection = em.getConnection('write');
-      for (const { sql, params, refuse } of statements) {
-        let rows: { pk: string; source: string }[];
+      const run = async ({ sql, params, onRows }: Statement): Promise<Statement | undefined> => {
+        let rows: Record<string, string>[];
         try {
-          rows = await connection.execute(sql, params, refuse ? 'all' : 'run', trx);
+          rows = await connection.execute(sql, params, onRows ? 'all' : 'run', trx);
         } catch (error) {
           throw driver.convertException(error as Error);
         }
-        if (refuse && rows.length > 0) throw refuse(rows);
+        const next = onRows?.(rows);
+        if (next instanceof OplogError) throw next;
+        return next;
+      };
+      for (const compiled of statements) {
+        for (let statement: Statement | undefined = compiled; statement; ) statement = await run(statement);
       }
     },
     validate(entries, context) {
@@ -197,8 +202,9 @@ function rowKeyOf(plan: EntityPlan, pk: Record<string, Json>): string {
 }
 
 /**
- * Refuses rows another source owns, then records (upserts) or forgets (deletes) this source's ownership, in the
- * same transaction as the data.
+ * Records (upserts) or forgets (deletes) this source's ownership of the rows, in the same transaction as the data,
+ * and refuses rows another source owns. A claim returns the rows it newly owns: only the others, rows already
+ * owned, are looked up, so a backlog of inserts pays one statement per chunk instead of two.
  */
 function compileOwnership(
   plan: EntityPlan,
@@ -208,17 +214,25 @@ function compileOwnership(
   out: Statement[],
 ): void {
   const keys = [...new Set(entries.map((entry) => rowKeyOf(plan, entry.pk)))];
+  const refuseForeign = (chunk: readonly string[]): Statement => ({
+    sql: foreignOwnersSql(chunk.length),
+    params: [plan.name, source, ...chunk],
+    onRows: ([row]) => row && OplogError.notOwner(plan.name, row.pk!, row.source!),
+  });
   for (const chunk of chunks(keys, MAX_ROWS)) {
+    if (remove) {
+      out.push(refuseForeign(chunk), { sql: releaseSql(chunk.length), params: [plan.name, source, ...chunk] });
+      continue;
+    }
     out.push({
-      sql: foreignOwnersSql(chunk.length),
-      params: [plan.name, source, ...chunk],
-      refuse: ([row]) => OplogError.notOwner(plan.name, row!.pk, row!.source),
+      sql: claimSql(chunk.length),
+      params: chunk.flatMap((key) => [plan.name, key, source]),
+      onRows: (claimed) => {
+        if (claimed.length === chunk.length) return undefined;
+        const fresh = new Set(claimed.map((row) => row.pk));
+        return refuseForeign(chunk.filter((key) => !fresh.has(key)));
+      },
     });
-    out.push(
-      remove
-        ? { sql: releaseSql(chunk.length), params: [plan.name, source, ...chunk] }
-        : { sql: claimSql(chunk.length), params: chunk.flatMap((key) => [plan.name, key, source]) },
-    );
   }
 }
 

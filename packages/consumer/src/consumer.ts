@@ -347,7 +347,7 @@ export class Consumer implements Service, SessionHost {
       const outcome = await this.#store.commit(step);
       if (step.page) this.metrics.snapshotRows(step.source, step.page.rows.length);
       if (step.entries.length > 0) {
-        this.metrics.committed(step.source, step.entries, (performance.now() - started) / 1000);
+        this.metrics.committed(step.source, step.entries.length, step.bytes, (performance.now() - started) / 1000);
       }
       return outcome;
     } finally {

@@ -1,4 +1,3 @@
-import type { OplogEntry } from '@oplog/protocol';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SourceLag } from './lag-tracker.js';
 
@@ -25,7 +24,7 @@ export class ConsumerMetrics {
     });
     this.#bytes = new Counter({
       name: 'oplog_bytes_applied_total',
-      help: 'Bytes of the committed entries, as JSON.',
+      help: 'Bytes of the batch frames whose entries were committed.',
       labelNames: ['source'],
       registers,
     });
@@ -83,10 +82,10 @@ export class ConsumerMetrics {
     });
   }
 
-  /** Counts one committed group; `seconds` is the whole apply-and-commit time. */
-  committed(source: string, entries: readonly OplogEntry[], seconds: number): void {
-    this.#changes.inc({ source }, entries.length);
-    this.#bytes.inc({ source }, Buffer.byteLength(JSON.stringify(entries)));
+  /** Counts one committed group; `bytes` is the size of its frames, `seconds` the whole apply-and-commit time. */
+  committed(source: string, entries: number, bytes: number, seconds: number): void {
+    this.#changes.inc({ source }, entries);
+    this.#bytes.inc({ source }, bytes);
     this.#batches.inc({ source });
     this.#applySeconds.observe(seconds);
   }

@@ -31,9 +31,12 @@ export function foreignOwnersSql(count: number): string {
   return `select pk, source from ${OWNER_TABLE} where entity = ? and source <> ? and pk in (${list(count)})`;
 }
 
-/** Records the given source as owner of `count` rows it writes (already owned ones stay). Params: entity, pk, source per row. */
+/**
+ * Records the given source as owner of `count` rows it writes; already owned ones stay as they are. Returns the
+ * keys it newly recorded. Params: entity, pk, source per row.
+ */
 export function claimSql(count: number): string {
-  return `insert into ${OWNER_TABLE} (entity, pk, source) values ${Array(count).fill('(?, ?, ?)').join(', ')} on conflict (entity, pk) do nothing`;
+  return `insert into ${OWNER_TABLE} (entity, pk, source) values ${Array(count).fill('(?, ?, ?)').join(', ')} on conflict (entity, pk) do nothing returning pk`;
 }
 
 /** Forgets `count` rows the source deleted. Params: entity, source, keys. */

@@ -47,7 +47,7 @@ export class ConsumerSession implements BatchOwner {
     private readonly authenticatedSourceId?: string,
   ) {
     this.#logger = host.logger;
-    ws.on('message', (data, isBinary) => this.#onMessage(isBinary ? '' : String(data)));
+    ws.on('message', (data, isBinary) => this.#onMessage(isBinary ? '' : String(data), (data as Buffer).length));
     ws.on('pong', () => (this.lastHeardAt = Date.now()));
     ws.on('error', (error) => this.#logger.warn({ err: error.message }, 'socket error'));
     ws.on('close', () => this.#onClose());
@@ -86,7 +86,7 @@ export class ConsumerSession implements BatchOwner {
     this.ws.terminate();
   }
 
-  #onMessage(data: string): void {
+  #onMessage(data: string, bytes: number): void {
     this.lastHeardAt = Date.now();
     if (this.#closed) return;
     let frame: ProducerFrame;
@@ -100,7 +100,7 @@ export class ConsumerSession implements BatchOwner {
       case 'hello':
         return void this.#onHello(frame);
       case 'batch':
-        return void this.#onBatch(frame);
+        return void this.#onBatch(frame, bytes);
       case 'snapshot':
         if (frame.head.seq > this.#source!.head.seq) this.#source!.head = frame.head;
         this.#source!.enqueuePage(this, frame.id, frame);
@@ -180,11 +180,11 @@ export class ConsumerSession implements BatchOwner {
     );
   }
 
-  #onBatch(batch: Batch): void {
+  #onBatch(batch: Batch, bytes: number): void {
     const source = this.#source!;
     const last = batch.entries.at(-1)!;
     if (last.seq > source.head.seq) source.head = { seq: last.seq, epoch: last.epoch };
-    source.enqueue(this, batch.id, batch.entries, batch.partial === true);
+    source.enqueue(this, batch.id, batch.entries, batch.partial === true, bytes);
   }
 
   #onClose(): void {

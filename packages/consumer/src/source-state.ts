@@ -25,13 +25,22 @@ export interface BatchOwner {
 }
 
 type Pending =
-  | { owner: BatchOwner; frameId: number; entries: OplogEntry[]; partial: boolean; page?: undefined }
-  | { owner: BatchOwner; frameId: number; page: SnapshotPage; entries?: undefined; partial?: undefined };
+  | { owner: BatchOwner; frameId: number; entries: OplogEntry[]; partial: boolean; bytes: number; page?: undefined }
+  | {
+      owner: BatchOwner;
+      frameId: number;
+      page: SnapshotPage;
+      entries?: undefined;
+      partial?: undefined;
+      bytes?: undefined;
+    };
 
 /** One step of a source, committed in one transaction: a snapshot page or log entries, and the state after them. */
 export interface Step {
   source: string;
   entries: readonly OplogEntry[];
+  /** The size of the batch frames the entries came in (for metrics). */
+  bytes: number;
   page: SnapshotPage | undefined;
   cursor: Cursor;
   covered: readonly string[];
@@ -47,7 +56,7 @@ export interface SourceStore {
    */
   commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>>;
   /** Starts a snapshot over: drops anything staged and stores the new cursor and progress. */
-  restart(step: Omit<Step, 'entries' | 'page'>): Promise<void>;
+  restart(step: Omit<Step, 'entries' | 'bytes' | 'page'>): Promise<void>;
   /** Parks a step's entries (one source transaction) instead of applying them, and moves the cursor past them. */
   quarantine(step: Step, error: OplogError): Promise<void>;
 }
@@ -93,7 +102,7 @@ export class SourceState {
   quarantinedEntries = 0;
   #queue: Pending[] = [];
   /** The parts received so far of a transaction too big for one batch: admitted, applied once it is complete. */
-  #open: { owner: BatchOwner; entries: OplogEntry[]; cursor: Cursor } | undefined;
+  #open: { owner: BatchOwner; entries: OplogEntry[]; bytes: number; cursor: Cursor } | undefined;
   #working: Promise<void> | undefined;
   readonly #rate: RateLimit | undefined;
 
@@ -146,11 +155,11 @@ export class SourceState {
     return plan;
   }
 
-  /** `partial`: the batch ends inside a transaction whose next part follows. */
-  enqueue(owner: BatchOwner, frameId: number, entries: OplogEntry[], partial = false): void {
+  /** `partial`: the batch ends inside a transaction whose next part follows; `bytes`: the frame's size. */
+  enqueue(owner: BatchOwner, frameId: number, entries: OplogEntry[], partial: boolean, bytes: number): void {
     const { maxBatchEntries } = this.rules;
     if (entries.length > maxBatchEntries) this.#refuse(owner, OplogError.batchTooBig(entries.length, maxBatchEntries));
-    else this.#push({ owner, frameId, entries, partial });
+    else this.#push({ owner, frameId, entries, partial, bytes });
   }
 
   enqueuePage(owner: BatchOwner, frameId: number, page: SnapshotPage): void {
@@ -254,26 +263,31 @@ export class SourceState {
       if (!this.snapshot) throw OplogError.badFrame('a snapshot page, but no snapshot was asked for');
       acks.push([first.frameId, this.cursor.seq]);
       const snapshot = { ...advanceSnapshot(this.snapshot, first.page), startedAt: this.snapshot.startedAt };
-      return { ...step, entries: [], cursor: this.cursor, snapshot };
+      return { ...step, entries: [], bytes: 0, cursor: this.cursor, snapshot };
     }
     const open = this.#open?.owner === owner ? this.#open : undefined;
     let cursor = open?.cursor ?? this.cursor;
     let pending = open?.entries ?? [];
+    let pendingBytes = open?.bytes ?? 0;
     let complete = this.cursor;
     const entries: OplogEntry[] = [];
+    let bytes = 0;
     for (const batch of group) {
       const admitted = admitBatch(cursor, { source: this.id, incarnation: owner.incarnation }, batch.entries!);
       cursor = advanceCursor(cursor, owner.incarnation, admitted);
       for (const entry of admitted) pending.push(entry);
+      pendingBytes += batch.bytes!;
       if (!batch.partial) {
         entries.push(...pending);
+        bytes += pendingBytes;
         pending = [];
+        pendingBytes = 0;
         complete = cursor;
       }
       acks.push([batch.frameId, complete.seq]);
     }
-    this.#open = pending.length > 0 ? { owner, entries: pending, cursor } : undefined;
-    return { ...step, entries, cursor: complete };
+    this.#open = pending.length > 0 ? { owner, entries: pending, bytes: pendingBytes, cursor } : undefined;
+    return { ...step, entries, bytes, cursor: complete };
   }
 
   /** A snapshot page alone, or consecutive batches of the same session up to GROUP_ENTRIES entries. */

@@ -21,7 +21,7 @@ export class DatabaseSourceStore implements SourceStore {
     private readonly contextOf: (source: string) => ApplyContext,
   ) {}
 
-  async restart(step: Omit<Step, 'entries' | 'page'>): Promise<void> {
+  async restart(step: Omit<Step, 'entries' | 'bytes' | 'page'>): Promise<void> {
     await this.#transaction(async (em, trx) => {
       const connection = em.getConnection('write');
       await new StagingArea(connection, trx, step.source).clear();
