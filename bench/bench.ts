@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type Backlog, type BacklogMethod, buildBacklog } from './lib/backlog.js';
 import { measureCeilings } from './lib/ceilings.js';
-import { configureChildren } from './lib/child.js';
+import { buildClis, configureChildren } from './lib/child.js';
 import { type Cluster, removeAllClusters, startCluster } from './lib/clusters.js';
 import type { Driver } from './lib/db.js';
 import type { Part } from './lib/meter.js';
@@ -141,6 +141,10 @@ async function main(): Promise<void> {
     bySide[side] = [...(bySide[side] ?? []), run];
     runs[phase] = bySide;
   };
+  if (sides.some((side) => side !== 'peer')) {
+    progress('building the CLIs (turbo run build)');
+    buildClis();
+  }
   progress('starting two throwaway PostgreSQL 15 clusters (wal_level=logical)');
   // The launcher restarts an apply worker no sooner than this after the last start (5 s by default).
   const fast = { wal_retrieve_retry_interval: '100ms' };
@@ -217,7 +221,7 @@ async function main(): Promise<void> {
       }
     }
     progress('ceilings');
-    const ceilings = await measureCeilings(c2.url, settings.rows, Math.min(settings.rows, 2_000));
+    const ceilings = await measureCeilings(c2.url, settings.backlog, Math.min(settings.rows, 2_000));
     const result: BenchResult = {
       machine: {
         cpus: cpus().length,

@@ -2,17 +2,18 @@
  * Ceilings: what the parts below us can do at best on this machine, measured in the same run, so that each phase
  * can be read against its limit. SQLite through the same driver the consumer uses (MikroORM's connection: knex on
  * sqlite3), in WAL with synchronous=FULL as the consumer runs it; PostgreSQL multi-row inserts through pg on the
- * target cluster; a `ws` echo over 127.0.0.1, both ends in this process.
+ * target cluster; each also with the row-ownership row the consumer writes for every row it applies, which is the
+ * limit a catch-up can approach; a `ws` echo over 127.0.0.1, both ends in this process.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { MikroORM } from '@mikro-orm/core';
+import { consumerEntities } from '@oplog/consumer';
 import { openOrm } from '@oplog/runtime';
 import pg from 'pg';
 import { WebSocket, WebSocketServer } from 'ws';
 import { pollsEntities } from '../../apps/demo/src/entities.js';
-import { dbConfig, newDb } from './db.js';
+import { type Db, type Driver, dbConfig, newDb } from './db.js';
 import { latencyFigures } from './latency.js';
 import { round1 } from './stats.js';
 
@@ -25,85 +26,112 @@ export interface Ceiling {
 
 const pubDate = new Date('2024-05-01T12:00:00.000Z');
 const row = (i: number) => [randomUUID(), `Question ${i}?`, pubDate.toISOString()];
-const values = (n: number, first: number) => Array(n).fill(`($${first}, $${first + 1}, $${first + 2})`);
 
-/** The two insert ceilings of a database: batched rows/s, and single-row commits/s. */
-function insertCeilings(
-  id: string,
-  name: string,
-  rows: number,
-  perTx: number,
-  batched: number,
-  commits: number,
-  single: number,
-): Ceiling[] {
+/** One database as the ceilings use it: a statement with `?` or `$n` placeholders, and BEGIN/COMMIT around work. */
+interface Target {
+  name: string;
+  id: string;
+  placeholder(n: number): string;
+  run(sql: string, params: unknown[]): Promise<void>;
+}
+
+function rowsSql(target: Target, table: string, columns: string[], count: number): string {
+  const width = columns.length;
+  const tuples = Array.from(
+    { length: count },
+    (_, r) => `(${columns.map((_, c) => target.placeholder(r * width + c + 1)).join(', ')})`,
+  );
+  return `insert into ${table} (${columns.join(', ')}) values ${tuples.join(', ')}`;
+}
+
+/**
+ * `rows` in `perTx`-row inserts, a commit each, in rows/s; `owned` also writes the row-ownership row the consumer
+ * records for each row it applies, as it does: one more multi-row insert in the same transaction.
+ */
+async function batchedRate(target: Target, rows: number, perTx: number, owned: boolean): Promise<number> {
+  const started = performance.now();
+  for (let start = 0; start < rows; start += perTx) {
+    const batch = Array.from({ length: Math.min(perTx, rows - start) }, (_, i) => row(start + i));
+    await target.run('begin', []);
+    if (owned) {
+      const keys = batch.flatMap(([id]) => ['Question', JSON.stringify(id), 'ceiling']);
+      await target.run(rowsSql(target, 'oplog_row_owner', ['entity', 'pk', 'source'], batch.length), keys);
+    }
+    await target.run(rowsSql(target, 'question', ['id', 'question_text', 'pub_date'], batch.length), batch.flat());
+    await target.run('commit', []);
+  }
+  return rows / ((performance.now() - started) / 1000);
+}
+
+async function insertCeilings(target: Target, rows: number, perTx: number, commits: number): Promise<Ceiling[]> {
+  const batched = await batchedRate(target, rows, perTx, false);
+  const owned = await batchedRate(target, rows, perTx, true);
+  const started = performance.now();
+  for (let i = 0; i < commits; i++) {
+    await target.run(rowsSql(target, 'question', ['id', 'question_text', 'pub_date'], 1), row(rows + i));
+  }
+  const single = commits / ((performance.now() - started) / 1000);
+  const label = `${target.name}: ${rows.toLocaleString('en')} rows, ${perTx}-row inserts, a commit each`;
   return [
+    { id: `${target.id}-batched`, label, value: Math.round(batched), unit: 'rows/s' },
     {
-      id: `${id}-batched`,
-      label: `${name}: ${rows.toLocaleString('en')} rows, ${perTx}-row inserts, a commit each`,
-      value: Math.round(batched),
+      id: `${target.id}-owned`,
+      label: `${label}, each with its row-ownership row (what the consumer writes)`,
+      value: Math.round(owned),
       unit: 'rows/s',
     },
     {
-      id: `${id}-single`,
-      label: `${name}: ${commits.toLocaleString('en')} single-row autocommits`,
+      id: `${target.id}-single`,
+      label: `${target.name}: ${commits.toLocaleString('en')} single-row autocommits`,
       value: Math.round(single),
       unit: 'commits/s',
     },
   ];
 }
 
-/** `rows` as multi-row inserts of `perTx` rows, each statement its own transaction; returns rows/s. */
+/** A database with the demo's tables and the consumer's own. */
+async function ceilingDb(driver: Driver, server?: string): Promise<Db> {
+  const db = await newDb(driver, 'ceiling', server);
+  const orm = await openOrm(dbConfig(db), { entities: [...pollsEntities, ...consumerEntities] });
+  await orm.schema.updateSchema({ safe: true });
+  await orm.close();
+  return db;
+}
+
+/** SQLite through the consumer's driver (MikroORM's connection: knex on sqlite3), in WAL with synchronous=FULL. */
 async function sqliteCeilings(rows: number, perTx: number, commits: number): Promise<Ceiling[]> {
-  const db = await newDb('sqlite', 'ceiling');
-  let orm: MikroORM | undefined;
+  const db = await ceilingDb('sqlite');
+  const orm = await openOrm(dbConfig(db), { entities: [] });
   try {
-    orm = await openOrm(dbConfig(db), { entities: pollsEntities });
-    await orm.schema.updateSchema({ safe: true });
     const connection = orm.em.getConnection();
     await connection.execute('pragma journal_mode = wal');
     await connection.execute('pragma synchronous = full');
-    const insert = (n: number) =>
-      `insert into question (id, question_text, pub_date) values ${Array(n).fill('(?, ?, ?)').join(', ')}`;
-    let started = performance.now();
-    for (let start = 0; start < rows; start += perTx) {
-      const n = Math.min(perTx, rows - start);
-      await orm.em.transactional(async (em) => {
-        const params = Array.from({ length: n }, (_, i) => row(start + i)).flat();
-        await connection.execute(insert(n), params, 'run', em.getTransactionContext());
-      });
-    }
-    const batched = rows / ((performance.now() - started) / 1000);
-    started = performance.now();
-    for (let i = 0; i < commits; i++) await connection.execute(insert(1), row(i), 'run');
-    const single = commits / ((performance.now() - started) / 1000);
-    return insertCeilings('sqlite', 'SQLite', rows, perTx, batched, commits, single);
+    const target: Target = {
+      name: 'SQLite',
+      id: 'sqlite',
+      placeholder: () => '?',
+      run: async (sql, params) => void (await connection.execute(sql, params, 'run')),
+    };
+    return await insertCeilings(target, rows, perTx, commits);
   } finally {
-    await orm?.close();
+    await orm.close();
     await db.drop();
   }
 }
 
+/** PostgreSQL multi-row inserts through pg, with bound parameters. */
 async function postgresCeilings(server: string, rows: number, perTx: number, commits: number): Promise<Ceiling[]> {
-  const db = await newDb('postgresql', 'ceiling', server);
-  const orm = await openOrm(dbConfig(db), { entities: pollsEntities });
-  await orm.schema.updateSchema({ safe: true });
-  await orm.close();
+  const db = await ceilingDb('postgresql', server);
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {
-    const insert = (n: number) =>
-      `insert into question (id, question_text, pub_date) values ${Array.from({ length: n }, (_, i) => values(1, i * 3 + 1)).join(', ')}`;
-    let started = performance.now();
-    for (let start = 0; start < rows; start += perTx) {
-      const n = Math.min(perTx, rows - start);
-      await client.query(insert(n), Array.from({ length: n }, (_, i) => row(start + i)).flat());
-    }
-    const batched = rows / ((performance.now() - started) / 1000);
-    started = performance.now();
-    for (let i = 0; i < commits; i++) await client.query(insert(1), row(i));
-    const single = commits / ((performance.now() - started) / 1000);
-    return insertCeilings('pg', 'PostgreSQL', rows, perTx, batched, commits, single);
+    const target: Target = {
+      name: 'PostgreSQL',
+      id: 'pg',
+      placeholder: (n) => `$${n}`,
+      run: async (sql, params) => void (await client.query(sql, params)),
+    };
+    return await insertCeilings(target, rows, perTx, commits);
   } finally {
     await client.end();
     await db.drop();

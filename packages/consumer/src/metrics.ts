@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { SourceLag } from './lag-tracker.js';
 
 /**
@@ -16,6 +16,8 @@ export class ConsumerMetrics {
 
   constructor(lags: () => readonly SourceLag[]) {
     const registers = [this.registry];
+    // The process's own figures (RSS, heap, event loop delay, GC): what an operator checks first when it lags.
+    collectDefaultMetrics({ register: this.registry });
     this.#changes = new Counter({
       name: 'oplog_changes_applied_total',
       help: 'Changes (oplog entries) committed to this database.',
