@@ -1,6 +1,7 @@
 import type { Connection, Transaction } from '@mikro-orm/core';
 import { nanoid } from 'nanoid';
 import { OUTBOX_TABLES } from './outbox-schema.js';
+import { onPostgres } from './platform.js';
 
 /** A change captured in a transaction, before it gets its seq. */
 export interface PendingChange {
@@ -100,7 +101,7 @@ export async function appendToOutbox(
 
 /** PostgreSQL runs an UPDATE inside WITH, so there the allocation and the insert take one round trip. */
 function allocatesInline(connection: Connection): boolean {
-  return /postgre/i.test(connection.getPlatform().constructor.name);
+  return onPostgres(connection.getPlatform());
 }
 
 /**

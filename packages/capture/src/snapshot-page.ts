@@ -9,6 +9,7 @@ import {
 import type { Json } from '@oplog/protocol';
 import { afterImage, primaryKeyOf } from './image.js';
 import { readSourceHead, type SourceHead } from './outbox-writer.js';
+import { onPostgres } from './platform.js';
 
 /** One keyset page of an entity's rows, as capture images, and the outbox head they are consistent with. */
 export interface SnapshotRows {
@@ -32,7 +33,7 @@ export async function readSnapshotPage(
 ): Promise<SnapshotRows> {
   const meta = em.getMetadata().get(entityName);
   const collections = meta.props.filter((p) => p.kind === ReferenceKind.MANY_TO_MANY && p.owner).map((p) => p.name);
-  const postgres = /postgre/i.test(em.getPlatform().constructor.name);
+  const postgres = onPostgres(em.getPlatform());
   return em.fork({ clear: true }).transactional(
     async (tx) => {
       const head = (await readSourceHead(tx.getConnection('write'), tx.getTransactionContext<Transaction>()))!;

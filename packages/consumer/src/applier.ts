@@ -9,10 +9,10 @@ import {
   type Transaction,
   type TransformContext,
 } from '@mikro-orm/core';
-import { OUTBOX_ENTITY_NAMES, schemaFingerprint } from '@oplog/capture';
+import { OUTBOX_ENTITY_NAMES, onPostgres, schemaFingerprint } from '@oplog/capture';
 import { type Json, type OplogEntry, OplogError, type SchemaFingerprint } from '@oplog/protocol';
 import { consumerEntities } from './cursor-store.js';
-import { claimSql, foreignOwnersSql, releaseSql } from './row-owner.js';
+import { type OwnerSql, ownerSql } from './row-owner.js';
 
 /** Whose entries these are, and which of their fields to leave out (schemaPolicy apply-known). */
 export interface ApplyContext {
@@ -123,6 +123,7 @@ interface Row {
  */
 export function createApplier(orm: MikroORM, options: ApplierOptions = {}): Applier {
   const driver: IDatabaseDriver = orm.em.getDriver();
+  const owners = ownerSql(onPostgres(driver.getPlatform()));
   const plans = new Map<string, EntityPlan>();
   for (const meta of acceptedEntities(orm, options.entities)) plans.set(meta.className, planEntity(meta, driver));
 
@@ -149,7 +150,7 @@ export function createApplier(orm: MikroORM, options: ApplierOptions = {}): Appl
         end++;
       }
       const group = entries.slice(start, end);
-      compileOwnership(plan, group, source, remove, out);
+      compileOwnership(owners, plan, group, source, remove, out);
       if (remove) compileDeletes(plan, group, out);
       else compileUpserts(plan, group, ignore?.get(plan.name), out);
       start = end;
@@ -204,9 +205,10 @@ function rowKeyOf(plan: EntityPlan, pk: Record<string, Json>): string {
 /**
  * Records (upserts) or forgets (deletes) this source's ownership of the rows, in the same transaction as the data,
  * and refuses rows another source owns. A claim returns the rows it newly owns: only the others, rows already
- * owned, are looked up, so a backlog of inserts pays one statement per chunk instead of two.
+ * owned, are looked up, so a backlog of inserts pays one statement per group instead of two.
  */
 function compileOwnership(
+  sql: OwnerSql,
   plan: EntityPlan,
   entries: readonly OplogEntry[],
   source: string,
@@ -214,26 +216,24 @@ function compileOwnership(
   out: Statement[],
 ): void {
   const keys = [...new Set(entries.map((entry) => rowKeyOf(plan, entry.pk)))];
-  const refuseForeign = (chunk: readonly string[]): Statement => ({
-    sql: foreignOwnersSql(chunk.length),
-    params: [plan.name, source, ...chunk],
+  const refuseForeign = (among: readonly string[]): Statement => ({
+    sql: sql.foreignOwners,
+    params: [plan.name, source, JSON.stringify(among)],
     onRows: ([row]) => row && OplogError.notOwner(plan.name, row.pk!, row.source!),
   });
-  for (const chunk of chunks(keys, MAX_ROWS)) {
-    if (remove) {
-      out.push(refuseForeign(chunk), { sql: releaseSql(chunk.length), params: [plan.name, source, ...chunk] });
-      continue;
-    }
-    out.push({
-      sql: claimSql(chunk.length),
-      params: chunk.flatMap((key) => [plan.name, key, source]),
-      onRows: (claimed) => {
-        if (claimed.length === chunk.length) return undefined;
-        const fresh = new Set(claimed.map((row) => row.pk));
-        return refuseForeign(chunk.filter((key) => !fresh.has(key)));
-      },
-    });
+  if (remove) {
+    out.push(refuseForeign(keys), { sql: sql.release, params: [plan.name, source, JSON.stringify(keys)] });
+    return;
   }
+  out.push({
+    sql: sql.claim,
+    params: [plan.name, source, JSON.stringify(keys)],
+    onRows: (claimed) => {
+      if (claimed.length === keys.length) return undefined;
+      const fresh = new Set(claimed.map((row) => row.pk));
+      return refuseForeign(keys.filter((key) => !fresh.has(key)));
+    },
+  });
 }
 
 /** Parents first: an entity comes after every entity it references (many-to-one, owned one-to-one, owned pivots). */

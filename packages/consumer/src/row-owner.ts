@@ -24,22 +24,25 @@ export const OplogRowOwner = new EntitySchema<RowOwnerRow>({
   indexes: [{ properties: ['source', 'entity'] }],
 });
 
-const list = (count: number) => Array(count).fill('?').join(', ');
-
-/** Rows among `count` keys of an entity that belong to a source other than the given one. Params: entity, source, keys. */
-export function foreignOwnersSql(count: number): string {
-  return `select pk, source from ${OWNER_TABLE} where entity = ? and source <> ? and pk in (${list(count)})`;
+/** The ownership table's statements on one platform. Each list of keys is one parameter: a JSON array of strings. */
+export interface OwnerSql {
+  /** Rows among the keys of an entity that belong to another source. Params: entity, source, keys. */
+  foreignOwners: string;
+  /** Records the source as owner of the keys (owned ones stay); returns the keys it newly recorded. Params: entity, source, keys. */
+  claim: string;
+  /** Forgets the keys the source deleted. Params: entity, source, keys. */
+  release: string;
 }
 
-/**
- * Records the given source as owner of `count` rows it writes; already owned ones stay as they are. Returns the
- * keys it newly recorded. Params: entity, pk, source per row.
- */
-export function claimSql(count: number): string {
-  return `insert into ${OWNER_TABLE} (entity, pk, source) values ${Array(count).fill('(?, ?, ?)').join(', ')} on conflict (entity, pk) do nothing returning pk`;
-}
-
-/** Forgets `count` rows the source deleted. Params: entity, source, keys. */
-export function releaseSql(count: number): string {
-  return `delete from ${OWNER_TABLE} where entity = ? and source = ? and pk in (${list(count)})`;
+export function ownerSql(postgres: boolean): OwnerSql {
+  // One parameter however many keys: a statement's text and parse cost no longer grow with the rows.
+  const keys = postgres
+    ? 'select value from json_array_elements_text(cast(? as json))'
+    : 'select value from json_each(?)';
+  return {
+    foreignOwners: `select pk, source from ${OWNER_TABLE} where entity = ? and source <> ? and pk in (${keys})`,
+    // SQLite needs the WHERE to tell the upsert's ON CONFLICT from a join's ON.
+    claim: `insert into ${OWNER_TABLE} (entity, pk, source) select ?, value, ? from (${keys}) k where true on conflict (entity, pk) do nothing returning pk`,
+    release: `delete from ${OWNER_TABLE} where entity = ? and source = ? and pk in (${keys})`,
+  };
 }

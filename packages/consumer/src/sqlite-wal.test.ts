@@ -41,7 +41,6 @@ describe('Consumer on SQLite', () => {
     await consumer.listen();
     expect(await pragma('journal_mode')).toBe('wal');
     expect(await pragma('synchronous')).toBe(2);
-    expect(await pragma('cache_size')).toBe(-32 * 1024);
   });
 
   it('leaves the journal mode alone with sqliteWal: false', async () => {

@@ -1,7 +1,7 @@
 import { watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { MikroORM } from '@mikro-orm/core';
-import { OplogCapture, OUTBOX_TABLES } from '@oplog/capture';
+import { OplogCapture, OUTBOX_TABLES, onPostgres } from '@oplog/capture';
 import pg from 'pg';
 
 export type WakeSource = 'capture' | 'notify' | 'file-watch';
@@ -38,8 +38,7 @@ export async function watchCommits(orm: MikroORM, wake: () => void, pollMs: numb
     };
   }
 
-  const platform = orm.em.getPlatform().constructor.name;
-  if (platform === 'PostgreSqlPlatform') {
+  if (onPostgres(orm.em.getPlatform())) {
     const client = await listen(orm, wake);
     return {
       source: 'notify',
@@ -51,7 +50,7 @@ export async function watchCommits(orm: MikroORM, wake: () => void, pollMs: numb
   }
 
   const file = orm.config.get('dbName');
-  if (platform.includes('Sqlite') && file && file !== ':memory:') {
+  if (file && file !== ':memory:') {
     const name = basename(file);
     const watcher = watch(dirname(file), (_event, changed) => {
       if (!changed || changed.startsWith(name)) wake();
