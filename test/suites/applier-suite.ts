@@ -10,7 +10,7 @@ import {
 import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
-import { type Applier, consumerEntities, createApplier } from '@oplog/consumer';
+import { type Applier, type ApplyContext, consumerEntities, createApplier } from '@oplog/consumer';
 import type { Json, OplogEntry } from '@oplog/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
@@ -531,15 +531,22 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
       const forged = (over: Partial<OplogEntry>): OplogEntry[] => [questionInsert, { ...choiceInsert, ...over }];
 
       // The transaction commits: the refusal must come before any write.
-      const refuses = (code: string, batch: OplogEntry[], applying = applier) =>
+      const refuses = (
+        code: string,
+        batch: OplogEntry[],
+        applying = applier,
+        context: ApplyContext = { source: 's1' },
+      ) =>
         target.em.fork().transactional(async (tx) => {
-          const applied = applying.apply(tx, tx.getTransactionContext<Transaction>()!, batch, { source: 's1' });
+          const applied = applying.apply(tx, tx.getTransactionContext<Transaction>()!, batch, context);
           await expect(applied).rejects.toMatchObject({ name: 'OplogError', code });
         });
       for (const entity of ['Nope', 'question_tags', 'OplogEntry', 'OplogSource', 'choice', '__proto__']) {
         await refuses('OPLOG_UNKNOWN_ENTITY', forged({ entity }));
       }
       await refuses('OPLOG_UNKNOWN_ENTITY', entries, createApplier(target, { entities: ['Question'] }));
+      // An entity the consumer replicates, but that this source's hello did not declare.
+      await refuses('OPLOG_UNKNOWN_ENTITY', entries, applier, { source: 's1', entities: new Set(['Question']) });
 
       await refuses('OPLOG_UNKNOWN_FIELD', forged({ after: { ...after, bogus: 1 } }));
       await refuses('OPLOG_UNKNOWN_FIELD', forged({ after: { ...after, question_id: after['question']! } }));

@@ -1,4 +1,4 @@
-export { type Applier, createApplier } from './applier.js';
+export { type Applier, type ApplyContext, createApplier } from './applier.js';
 export { Consumer, type ConsumerOptions, createConsumer, type SourceSnapshot } from './consumer.js';
 export {
   type CredentialInfo,

@@ -1,0 +1,3 @@
+import { ownershipSuite } from './suites/ownership-suite.js';
+
+ownershipSuite('postgresql');
