@@ -8,7 +8,8 @@
  * Sides: `peer` (native logical replication, cluster 1 → cluster 2), `pg` (ours, PG→PG on the same two clusters:
  * source database on cluster 1, target on cluster 2), `sqlite` (ours, SQLite→SQLite). The two clusters are
  * throwaway PostgreSQL 15 servers with wal_level=logical, created under a temp directory on free ports, run as
- * the postgres user and removed at the end (also on failure or Ctrl-C).
+ * the postgres user and removed at the end (also on failure or Ctrl-C). Our CLIs run compiled, as deployed: the bench
+ * runs `turbo run build` first.
  *
  * Phases (each a median of --rounds, the sides interleaved within each round):
  *   one-tx, batched, single: 20k rows in one transaction, in 1,000-row transactions, as single-row transactions,

@@ -48,16 +48,16 @@ function rowsSql(target: Target, table: string, columns: string[], count: number
 const INSERTS_PER_COMMIT = 5;
 
 /**
- * `rows` in `perTx`-row inserts, INSERTS_PER_COMMIT of them per commit, in rows/s; `owned` also writes the
+ * `rows` in `perInsert`-row inserts, INSERTS_PER_COMMIT of them per commit, in rows/s; `owned` also writes the
  * row-ownership row the consumer records for each row it applies, as it does: one more multi-row insert.
  */
-async function batchedRate(target: Target, rows: number, perTx: number, owned: boolean): Promise<number> {
+async function batchedRate(target: Target, rows: number, perInsert: number, owned: boolean): Promise<number> {
   const started = performance.now();
-  for (let start = 0; start < rows; start += perTx * INSERTS_PER_COMMIT) {
+  for (let start = 0; start < rows; start += perInsert * INSERTS_PER_COMMIT) {
     await target.run('begin', []);
-    const end = Math.min(rows, start + perTx * INSERTS_PER_COMMIT);
-    for (let first = start; first < end; first += perTx) {
-      const batch = Array.from({ length: Math.min(perTx, end - first) }, (_, i) => row(first + i));
+    const end = Math.min(rows, start + perInsert * INSERTS_PER_COMMIT);
+    for (let first = start; first < end; first += perInsert) {
+      const batch = Array.from({ length: Math.min(perInsert, end - first) }, (_, i) => row(first + i));
       if (owned) {
         const keys = batch.flatMap(([id]) => ['Question', JSON.stringify(id), 'ceiling']);
         await target.run(rowsSql(target, 'oplog_row_owner', ['entity', 'pk', 'source'], batch.length), keys);
@@ -76,7 +76,7 @@ async function batchedRate(target: Target, rows: number, perTx: number, owned: b
 async function insertCeilings(
   open: () => Promise<{ target: Target; close(): Promise<void> }>,
   rows: number,
-  perTx: number,
+  perInsert: number,
   commits: number,
 ): Promise<Ceiling[]> {
   const measure = async (work: (target: Target) => Promise<number>) => {
@@ -87,8 +87,8 @@ async function insertCeilings(
       await close();
     }
   };
-  const batched = await measure((target) => batchedRate(target, rows, perTx, false));
-  const owned = await measure((target) => batchedRate(target, rows, perTx, true));
+  const batched = await measure((target) => batchedRate(target, rows, perInsert, false));
+  const owned = await measure((target) => batchedRate(target, rows, perInsert, true));
   const single = await measure(async (target) => {
     const started = performance.now();
     for (let i = 0; i < commits; i++) {
@@ -97,7 +97,7 @@ async function insertCeilings(
     return commits / ((performance.now() - started) / 1000);
   });
   const { name, id } = batched.target;
-  const label = `${name}: ${rows.toLocaleString('en')} rows, ${perTx}-row inserts, a commit per ${(perTx * INSERTS_PER_COMMIT).toLocaleString('en')}`;
+  const label = `${name}: ${rows.toLocaleString('en')} rows, ${perInsert}-row inserts, a commit per ${(perInsert * INSERTS_PER_COMMIT).toLocaleString('en')}`;
   return [
     { id: `${id}-batched`, label, value: Math.round(batched.value), unit: 'rows/s' },
     {
@@ -125,7 +125,7 @@ async function ceilingDb(driver: Driver, server?: string): Promise<Db> {
 }
 
 /** SQLite through the consumer's driver (MikroORM's connection: knex on sqlite3), in WAL with synchronous=FULL. */
-function sqliteCeilings(rows: number, perTx: number, commits: number): Promise<Ceiling[]> {
+function sqliteCeilings(rows: number, perInsert: number, commits: number): Promise<Ceiling[]> {
   return insertCeilings(
     async () => {
       const db = await ceilingDb('sqlite');
@@ -146,13 +146,13 @@ function sqliteCeilings(rows: number, perTx: number, commits: number): Promise<C
       return { target, close };
     },
     rows,
-    perTx,
+    perInsert,
     commits,
   );
 }
 
 /** PostgreSQL multi-row inserts through pg, with bound parameters. */
-function postgresCeilings(server: string, rows: number, perTx: number, commits: number): Promise<Ceiling[]> {
+function postgresCeilings(server: string, rows: number, perInsert: number, commits: number): Promise<Ceiling[]> {
   return insertCeilings(
     async () => {
       const db = await ceilingDb('postgresql', server);
@@ -171,7 +171,7 @@ function postgresCeilings(server: string, rows: number, perTx: number, commits: 
       return { target, close };
     },
     rows,
-    perTx,
+    perInsert,
     commits,
   );
 }
