@@ -33,6 +33,7 @@ interface Target {
   id: string;
   placeholder(n: number): string;
   run(sql: string, params: unknown[]): Promise<void>;
+  close(): Promise<void>;
 }
 
 function rowsSql(target: Target, table: string, columns: string[], count: number): string {
@@ -42,6 +43,12 @@ function rowsSql(target: Target, table: string, columns: string[], count: number
     (_, r) => `(${columns.map((_, c) => target.placeholder(r * width + c + 1)).join(', ')})`,
   );
   return `insert into ${table} (${columns.join(', ')}) values ${tuples.join(', ')}`;
+}
+
+interface CeilingSizes {
+  rows: number;
+  perInsert: number;
+  commits: number;
 }
 
 /** Inserts per commit: the consumer commits a backlog in groups of up to 5,000 entries (GROUP_ENTRIES). */
@@ -70,21 +77,29 @@ async function batchedRate(target: Target, rows: number, perInsert: number, owne
 }
 
 /**
- * The insert ceilings of one database. Each measurement gets a fresh database (`open`), so that none inserts into
- * the tables an earlier one filled.
+ * The insert ceilings of one database. Each measurement gets a fresh database with the demo's tables and the
+ * consumer's own, so that none inserts into the tables an earlier one filled; `connect` opens a Target on it.
  */
 async function insertCeilings(
-  open: () => Promise<{ target: Target; close(): Promise<void> }>,
-  rows: number,
-  perInsert: number,
-  commits: number,
+  driver: Driver,
+  server: string | undefined,
+  connect: (db: Db) => Promise<Target>,
+  { rows, perInsert, commits }: CeilingSizes,
 ): Promise<Ceiling[]> {
   const measure = async (work: (target: Target) => Promise<number>) => {
-    const { target, close } = await open();
+    const db = await newDb(driver, 'ceiling', server);
     try {
-      return { target, value: await work(target) };
+      const orm = await openOrm(dbConfig(db), { entities: [...pollsEntities, ...consumerEntities] });
+      await orm.schema.updateSchema({ safe: true });
+      await orm.close();
+      const target = await connect(db);
+      try {
+        return { target, value: await work(target) };
+      } finally {
+        await target.close();
+      }
     } finally {
-      await close();
+      await db.drop();
     }
   };
   const batched = await measure((target) => batchedRate(target, rows, perInsert, false));
@@ -115,64 +130,45 @@ async function insertCeilings(
   ];
 }
 
-/** A database with the demo's tables and the consumer's own. */
-async function ceilingDb(driver: Driver, server?: string): Promise<Db> {
-  const db = await newDb(driver, 'ceiling', server);
-  const orm = await openOrm(dbConfig(db), { entities: [...pollsEntities, ...consumerEntities] });
-  await orm.schema.updateSchema({ safe: true });
-  await orm.close();
-  return db;
-}
-
 /** SQLite through the consumer's driver (MikroORM's connection: knex on sqlite3), in WAL with synchronous=FULL. */
-function sqliteCeilings(rows: number, perInsert: number, commits: number): Promise<Ceiling[]> {
+function sqliteCeilings(sizes: CeilingSizes): Promise<Ceiling[]> {
   return insertCeilings(
-    async () => {
-      const db = await ceilingDb('sqlite');
+    'sqlite',
+    undefined,
+    async (db) => {
       const orm = await openOrm(dbConfig(db), { entities: [] });
       const connection = orm.em.getConnection();
       await connection.execute('pragma journal_mode = wal');
       await connection.execute('pragma synchronous = full');
-      const target: Target = {
+      return {
         name: 'SQLite',
         id: 'sqlite',
         placeholder: () => '?',
         run: async (sql, params) => void (await connection.execute(sql, params, 'run')),
+        close: () => orm.close(),
       };
-      const close = async () => {
-        await orm.close();
-        await db.drop();
-      };
-      return { target, close };
     },
-    rows,
-    perInsert,
-    commits,
+    sizes,
   );
 }
 
 /** PostgreSQL multi-row inserts through pg, with bound parameters. */
-function postgresCeilings(server: string, rows: number, perInsert: number, commits: number): Promise<Ceiling[]> {
+function postgresCeilings(server: string, sizes: CeilingSizes): Promise<Ceiling[]> {
   return insertCeilings(
-    async () => {
-      const db = await ceilingDb('postgresql', server);
+    'postgresql',
+    server,
+    async (db) => {
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
-      const target: Target = {
+      return {
         name: 'PostgreSQL',
         id: 'pg',
         placeholder: (n) => `$${n}`,
         run: async (sql, params) => void (await client.query(sql, params)),
+        close: () => client.end(),
       };
-      const close = async () => {
-        await client.end();
-        await db.drop();
-      };
-      return { target, close };
     },
-    rows,
-    perInsert,
-    commits,
+    sizes,
   );
 }
 
@@ -227,8 +223,8 @@ async function wsCeilings(roundTrips: number, messages: number, bytes: number): 
 
 export async function measureCeilings(pgServer: string, rows: number, commits: number): Promise<Ceiling[]> {
   return [
-    ...(await sqliteCeilings(rows, 1000, commits)),
-    ...(await postgresCeilings(pgServer, rows, 1000, commits)),
+    ...(await sqliteCeilings({ rows, perInsert: 1000, commits })),
+    ...(await postgresCeilings(pgServer, { rows, perInsert: 1000, commits })),
     ...(await wsCeilings(commits, rows, 1024)),
   ];
 }
