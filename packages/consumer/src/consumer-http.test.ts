@@ -111,6 +111,9 @@ describe('Consumer HTTP', () => {
     expect(metric(text, 'oplog_sources_connected')).toBe(1);
     expect(metric(text, 'oplog_apply_duration_seconds_count')).toBe(1);
     expect(metric(text, 'oplog_bytes_applied_total', '{source="s1"}')).toBeGreaterThan(100);
+    // The process's own figures, next to ours.
+    expect(metric(text, 'process_resident_memory_bytes')).toBeGreaterThan(10 * 2 ** 20);
+    expect(metric(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     expect(metric(text, 'oplog_lag_seconds', '{source="s1"}')).toBeGreaterThan(0);
 
     // A batch that skips a seq is refused: counted by its code.
