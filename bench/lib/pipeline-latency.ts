@@ -1,11 +1,10 @@
 /**
  * Our commit-to-commit latency: bench/stream-writer.ts, a process running the polls app with capture and an
  * embedded producer, commits single-row transactions at a steady rate; the consumer runs inside this process
- * (createConsumer), so an afterTransactionCommit hook on its ORM gives the instant each entry became durable
- * there. Both processes read CLOCK_MONOTONIC (process.hrtime), one clock.
+ * (createConsumer), so its onApplied hook gives the instant each entry became durable there. Both processes read CLOCK_MONOTONIC (process.hrtime), one clock.
  */
-import type { EventSubscriber } from '@mikro-orm/core';
 import { type Consumer, consumerEntities, createConsumer } from '@oplog/consumer';
+import type { Cursor } from '@oplog/protocol';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { pollsEntities } from '../../apps/demo/src/entities.js';
 import { Child, SCRIPTS } from './child.js';
@@ -32,27 +31,18 @@ export async function pipelineLatencyOnce(
   const target = await newDb(driver, 'latency_target', servers.target);
   // seq → the instant the consumer's transaction holding it committed.
   const durableAtUs = new Map<number, number>();
-  let consumer: Consumer | undefined;
   let lastSeq = 0;
-  const afterCommit: EventSubscriber = {
-    afterTransactionCommit() {
-      const at = nowUs();
-      // The apply loop moves its cursor as soon as the commit's promise settles, which is before the next macrotask.
-      setImmediate(() => {
-        const seq = consumer?.sources()[0]?.cursor.seq ?? 0;
-        for (let s = lastSeq + 1; s <= seq; s++) durableAtUs.set(s, at);
-        lastSeq = Math.max(lastSeq, seq);
-      });
-    },
+  const onApplied = (_source: string, cursor: Cursor) => {
+    const at = nowUs();
+    for (let s = lastSeq + 1; s <= cursor.seq; s++) durableAtUs.set(s, at);
+    lastSeq = Math.max(lastSeq, cursor.seq);
   };
-  const orm = await openOrm(dbConfig(target), {
-    entities: [...pollsEntities, ...consumerEntities],
-    subscribers: [afterCommit],
-  });
+  const orm = await openOrm(dbConfig(target), { entities: [...pollsEntities, ...consumerEntities] });
+  let consumer: Consumer | undefined;
   let writer: Child | undefined;
   try {
     await orm.schema.updateSchema({ safe: true });
-    consumer = createConsumer(orm, { port: 0, auth: 'none', logger: createLogger({ level: 'silent' }) });
+    consumer = createConsumer(orm, { port: 0, auth: 'none', onApplied, logger: createLogger({ level: 'silent' }) });
     const { port } = await consumer.listen();
     const waitedSeconds = await waitForQuiet();
     writer = new Child('writer', SCRIPTS.writer, [

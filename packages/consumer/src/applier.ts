@@ -29,12 +29,21 @@ export interface Applier {
   /** The consumer's own fingerprint of the accepted entities, to compare with a source's. */
   readonly fingerprint: SchemaFingerprint;
   /**
-   * Applies already-admitted entries (in seq order, gapless, whole transactions) inside `trx`, and records which
-   * source owns each row. Throws on any failure, OPLOG_NOT_OWNER for a row another source owns; the caller rolls back.
+   * The statements that apply already-admitted entries (in seq order, gapless, whole transactions) and record which
+   * source owns each row. Everything is checked and converted first, so entries refused by their content throw here,
+   * before anything is written. A row another source owns makes a statement fail (see `foreignOwner`).
    */
+  statements(entries: readonly OplogEntry[], context: ApplyContext): SqlStatement[];
+  /** Runs `statements` inside `trx`. Throws on any failure; the caller rolls back. */
   apply(em: EntityManager, trx: Transaction, entries: readonly OplogEntry[], context: ApplyContext): Promise<void>;
-  /** Checks and converts entries without writing anything: throws what `apply` would throw for their content. */
+  /** Checks and converts entries without writing anything: throws what `statements` would throw for their content. */
   validate(entries: readonly OplogEntry[], context: ApplyContext): void;
+  /** After entries failed to apply: OPLOG_NOT_OWNER for the first row among them another source owns, if any. */
+  foreignOwner(
+    em: EntityManager,
+    entries: readonly OplogEntry[],
+    context: ApplyContext,
+  ): Promise<OplogError | undefined>;
   /** A primary key's canonical text: how ownership and staging identify a row. */
   rowKey(entity: string, pk: Record<string, Json>): string;
   /** The primary key a `rowKey` stands for. */
@@ -59,11 +68,9 @@ type Convert = (value: Json) => unknown;
 /** Appends the database values of one property (one per column) to `out`. */
 type Write = (value: Json, out: unknown[]) => void;
 
-interface Statement {
+export interface SqlStatement {
   sql: string;
   params: unknown[];
-  /** Reads the rows the statement returns: the statement to run next, or an error that refuses the whole apply. */
-  onRows?: (rows: Record<string, string>[]) => Statement | OplogError | undefined;
 }
 
 interface ColumnProp {
@@ -133,8 +140,8 @@ export function createApplier(orm: MikroORM, options: ApplierOptions = {}): Appl
     return plan;
   }
 
-  function compile(entries: readonly OplogEntry[], { source, ignore, entities }: ApplyContext): Statement[] {
-    const out: Statement[] = [];
+  function compile(entries: readonly OplogEntry[], { source, ignore, entities }: ApplyContext): SqlStatement[] {
+    const out: SqlStatement[] = [];
     let start = 0;
     while (start < entries.length) {
       const first = entries[start]!;
@@ -161,27 +168,33 @@ export function createApplier(orm: MikroORM, options: ApplierOptions = {}): Appl
   return {
     entities: applyOrder([...plans.keys()].map((name) => orm.getMetadata().get(name))),
     fingerprint: schemaFingerprint(orm.getMetadata(), (name) => plans.has(name)),
+    statements: compile,
     async apply(em, trx, entries, context) {
-      // Everything is checked and converted before the first write, so a refused batch writes nothing.
-      const statements = compile(entries, context);
       const connection = em.getConnection('write');
-      const run = async ({ sql, params, onRows }: Statement): Promise<Statement | undefined> => {
-        let rows: Record<string, string>[];
+      for (const { sql, params } of compile(entries, context)) {
         try {
-          rows = await connection.execute(sql, params, onRows ? 'all' : 'run', trx);
+          await connection.execute(sql, params, 'run', trx);
         } catch (error) {
           throw driver.convertException(error as Error);
         }
-        const next = onRows?.(rows);
-        if (next instanceof OplogError) throw next;
-        return next;
-      };
-      for (const compiled of statements) {
-        for (let statement: Statement | undefined = compiled; statement; ) statement = await run(statement);
       }
     },
     validate(entries, context) {
       compile(entries, context);
+    },
+    async foreignOwner(em, entries, { source }) {
+      const keys = new Map<string, Set<string>>();
+      for (const entry of entries) {
+        const plan = plans.get(entry.entity);
+        if (plan) keys.set(plan.name, (keys.get(plan.name) ?? new Set()).add(rowKeyOf(plan, entry.pk)));
+      }
+      for (const [entity, set] of keys) {
+        const [row] = await em
+          .getConnection('write')
+          .execute<{ pk: string; source: string }[]>(owners.foreignOwners, [entity, source, JSON.stringify([...set])]);
+        if (row) return OplogError.notOwner(entity, row.pk, row.source);
+      }
+      return undefined;
     },
     rowKey(entity, pk) {
       return rowKeyOf(planOf(entity), pk);
@@ -203,9 +216,8 @@ function rowKeyOf(plan: EntityPlan, pk: Record<string, Json>): string {
 }
 
 /**
- * Records (upserts) or forgets (deletes) this source's ownership of the rows, in the same transaction as the data,
- * and refuses rows another source owns. A claim returns the rows it newly owns: only the others, rows already
- * owned, are looked up, so a backlog of inserts pays one statement per group instead of two.
+ * Claims this source's ownership of the rows, in the same transaction as the data (a row another source owns fails
+ * the claim), and forgets the rows it deletes.
  */
 function compileOwnership(
   sql: OwnerSql,
@@ -213,27 +225,11 @@ function compileOwnership(
   entries: readonly OplogEntry[],
   source: string,
   remove: boolean,
-  out: Statement[],
+  out: SqlStatement[],
 ): void {
-  const keys = [...new Set(entries.map((entry) => rowKeyOf(plan, entry.pk)))];
-  const refuseForeign = (among: readonly string[]): Statement => ({
-    sql: sql.foreignOwners,
-    params: [plan.name, source, JSON.stringify(among)],
-    onRows: ([row]) => row && OplogError.notOwner(plan.name, row.pk!, row.source!),
-  });
-  if (remove) {
-    out.push(refuseForeign(keys), { sql: sql.release, params: [plan.name, source, JSON.stringify(keys)] });
-    return;
-  }
-  out.push({
-    sql: sql.claim,
-    params: [plan.name, source, JSON.stringify(keys)],
-    onRows: (claimed) => {
-      if (claimed.length === keys.length) return undefined;
-      const fresh = new Set(claimed.map((row) => row.pk));
-      return refuseForeign(keys.filter((key) => !fresh.has(key)));
-    },
-  });
+  const params = [plan.name, source, JSON.stringify([...new Set(entries.map((entry) => rowKeyOf(plan, entry.pk)))])];
+  out.push({ sql: sql.claim, params });
+  if (remove) out.push({ sql: sql.release, params });
 }
 
 /** Parents first: an entity comes after every entity it references (many-to-one, owned one-to-one, owned pivots). */
@@ -438,7 +434,7 @@ function compileUpserts(
   plan: EntityPlan,
   entries: readonly OplogEntry[],
   ignore: ReadonlySet<string> | undefined,
-  out: Statement[],
+  out: SqlStatement[],
 ): void {
   let rows: Row[] = [];
   let byKey = new Map<string, number>();
@@ -551,7 +547,7 @@ function shapeOf(plan: EntityPlan, tags: string): Shape {
   return shape;
 }
 
-function upsertStatement(rows: readonly Row[]): Statement {
+function upsertStatement(rows: readonly Row[]): SqlStatement {
   const { shape } = rows[0]!;
   const params: unknown[] = [];
   for (const row of rows) {
@@ -561,7 +557,7 @@ function upsertStatement(rows: readonly Row[]): Statement {
   return { sql: shape.head + Array(rows.length).fill(shape.row).join(', ') + shape.tail, params };
 }
 
-function compileDeletes(plan: EntityPlan, entries: readonly OplogEntry[], out: Statement[]): void {
+function compileDeletes(plan: EntityPlan, entries: readonly OplogEntry[], out: SqlStatement[]): void {
   const keys = new Map<string, unknown[]>();
   for (const entry of entries) {
     const pk = readKey(plan, entry);
@@ -576,7 +572,7 @@ function compileDeletes(plan: EntityPlan, entries: readonly OplogEntry[], out: S
 }
 
 /** Replaces the pivot rows of each owner with one row per target key. */
-function compilePivot(pivot: PivotProp, owners: { owner: unknown[]; targets: Json }[], out: Statement[]): void {
+function compilePivot(pivot: PivotProp, owners: { owner: unknown[]; targets: Json }[], out: SqlStatement[]): void {
   for (const chunk of chunks(owners, rowsPerStatement(pivot.ownerFields.length))) {
     out.push({
       sql: `delete from ${pivot.table} where ${matchKeys(pivot.ownerFields, chunk.length)}`,

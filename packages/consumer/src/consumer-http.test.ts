@@ -99,9 +99,12 @@ function metric(text: string, name: string, labels = ''): number {
 }
 
 describe('Consumer HTTP', () => {
-  it('exposes /metrics that agree with the cursor rows in the database', async () => {
-    const { consumer, base } = await start();
+  it('exposes /metrics that agree with the cursor rows in the database, and tells onApplied of each commit', async () => {
+    const applied: [string, number][] = [];
+    const { consumer, base } = await start({ onApplied: (source, cursor) => applied.push([source, cursor.seq]) });
     const ws = await produce(base, 8, [entry(1), entry(2), entry(3), entry(4), entry(5)]);
+    // The empty snapshot page applied no entry; the batch did, and it was durable when onApplied heard of it.
+    expect(applied).toEqual([['s1', 5]]);
     const text = await (await fetch(`${base}/metrics`)).text();
     const row = (await loadSources(orm.em.getConnection())).get('s1')!;
     expect(row.cursor.seq).toBe(5);

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/core';
 import { buildDashboard, type DashboardAssets } from '@oplog/dashboard';
 import {
+  type Cursor,
   describeDifference,
   diffSchemas,
   type HeadReport,
@@ -81,6 +82,11 @@ export interface ConsumerOptions {
    * mode alone (for a database on a network filesystem, where WAL cannot work).
    */
   sqliteWal?: boolean;
+  /**
+   * Called after each commit of a source's changes, with the source and the cursor now durable (before the acks go
+   * out): a hook to start downstream work on fresh data. It must not throw.
+   */
+  onApplied?: (source: string, cursor: Cursor) => void;
   logger?: Logger;
 }
 
@@ -348,6 +354,7 @@ export class Consumer implements Service, SessionHost {
       if (step.page) this.metrics.snapshotRows(step.source, step.page.rows.length);
       if (step.entries.length > 0) {
         this.metrics.committed(step.source, step.entries.length, step.bytes, (performance.now() - started) / 1000);
+        this.#options.onApplied?.(step.source, step.cursor);
       }
       return outcome;
     } finally {

@@ -1,5 +1,6 @@
 import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
 import type { Cursor, Position, SourceRecord } from '@oplog/protocol';
+import type { SqlStatement } from './applier.js';
 import { OplogSourceCredential } from './credential-store.js';
 import { OplogLagSample } from './lag-history.js';
 import { OplogQuarantine } from './quarantine.js';
@@ -96,14 +97,25 @@ export async function saveCursor(
   cursor: Cursor,
   covered: readonly string[],
   head: Position,
-  now = Date.now(),
 ): Promise<void> {
-  await connection.execute(
-    `insert into ${TABLE} (source, incarnation, seq, epoch, tx_id, entities, head_seq, head_epoch, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  const { sql, params } = cursorStatement(source, cursor, covered, head);
+  await connection.execute(sql, params, 'run', trx);
+}
+
+/** The statement that stores a source's cursor, what it covers and its head. */
+export function cursorStatement(
+  source: string,
+  cursor: Cursor,
+  covered: readonly string[],
+  head: Position,
+  now = Date.now(),
+): SqlStatement {
+  return {
+    sql: `insert into ${TABLE} (source, incarnation, seq, epoch, tx_id, entities, head_seq, head_epoch, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (source) do update set incarnation = excluded.incarnation, seq = excluded.seq, epoch = excluded.epoch,
        tx_id = excluded.tx_id, entities = excluded.entities, head_seq = excluded.head_seq, head_epoch = excluded.head_epoch,
        updated_at = excluded.updated_at`,
-    [
+    params: [
       source,
       cursor.incarnation,
       cursor.seq,
@@ -114,7 +126,5 @@ export async function saveCursor(
       head.epoch,
       now,
     ],
-    'run',
-    trx,
-  );
+  };
 }

@@ -26,12 +26,16 @@ export const OplogRowOwner = new EntitySchema<RowOwnerRow>({
 
 /** The ownership table's statements on one platform. Each list of keys is one parameter: a JSON array of strings. */
 export interface OwnerSql {
-  /** Rows among the keys of an entity that belong to another source. Params: entity, source, keys. */
-  foreignOwners: string;
-  /** Records the source as owner of the keys (owned ones stay); returns the keys it newly recorded. Params: entity, source, keys. */
+  /**
+   * Records the source as owner of the keys it does not own yet, and fails (NOT NULL) when another source owns one:
+   * its row would be set to a null owner. So a step never needs the statement's result, and can go as one script.
+   * Params: entity, source, keys.
+   */
   claim: string;
   /** Forgets the keys the source deleted. Params: entity, source, keys. */
   release: string;
+  /** After a failed step, the rows among the keys of an entity that belong to another source. Params: entity, source, keys. */
+  foreignOwners: string;
 }
 
 export function ownerSql(postgres: boolean): OwnerSql {
@@ -40,9 +44,9 @@ export function ownerSql(postgres: boolean): OwnerSql {
     ? 'select value from json_array_elements_text(cast(? as json))'
     : 'select value from json_each(?)';
   return {
-    foreignOwners: `select pk, source from ${OWNER_TABLE} where entity = ? and source <> ? and pk in (${keys})`,
     // SQLite needs the WHERE to tell the upsert's ON CONFLICT from a join's ON.
-    claim: `insert into ${OWNER_TABLE} (entity, pk, source) select ?, value, ? from (${keys}) k where true on conflict (entity, pk) do nothing returning pk`,
+    claim: `insert into ${OWNER_TABLE} (entity, pk, source) select ?, value, ? from (${keys}) k where true on conflict (entity, pk) do update set source = null where ${OWNER_TABLE}.source <> excluded.source`,
     release: `delete from ${OWNER_TABLE} where entity = ? and source = ? and pk in (${keys})`,
+    foreignOwners: `select pk, source from ${OWNER_TABLE} where entity = ? and source <> ? and pk in (${keys}) limit 1`,
   };
 }

@@ -1,10 +1,11 @@
 import { ConstraintViolationException, type EntityManager, type MikroORM, type Transaction } from '@mikro-orm/core';
 import { type Json, type OplogEntry, OplogError, type SnapshotPage, snapshotReady } from '@oplog/protocol';
 import type { Applier, ApplyContext } from './applier.js';
-import { saveCursor } from './cursor-store.js';
+import { cursorStatement, saveCursor } from './cursor-store.js';
 import { quarantine } from './quarantine.js';
 import { StagingArea, saveSnapshot } from './snapshot-store.js';
 import type { SourceStore, Step } from './source-state.js';
+import { runScript } from './sql-script.js';
 
 /** Rows moved per statement group when a snapshot's staged rows replace a source's rows. */
 const SWAP_PAGE = 1000;
@@ -32,11 +33,16 @@ export class DatabaseSourceStore implements SourceStore {
 
   async commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
     try {
-      return await this.#commit(step);
+      if (step.page || step.snapshot) return await this.#commitWithSnapshot(step);
+      await this.#commitStreamed(step);
+      return step;
     } catch (error) {
-      // What the database refuses by its data fails the same way on every retry: poison.
       if (!(error instanceof ConstraintViolationException) || step.entries.length === 0) throw error;
-      throw OplogError.poisonChange(step.entries[0]!.seq, step.entries.at(-1)!.seq, error);
+      // A row of another source fails the ownership claim; anything else the database refuses by its data fails the
+      // same way on every retry: poison.
+      const context = this.contextOf(step.source);
+      const foreign = await this.applier.foreignOwner(this.orm.em.fork(), step.entries, context);
+      throw foreign ?? OplogError.poisonChange(step.entries[0]!.seq, step.entries.at(-1)!.seq, error);
     }
   }
 
@@ -48,7 +54,14 @@ export class DatabaseSourceStore implements SourceStore {
     });
   }
 
-  async #commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
+  /** The common step, log entries with no snapshot running: the data and the cursor, in one trip to the database. */
+  async #commitStreamed(step: Step): Promise<void> {
+    const { source, entries, cursor, covered, head } = step;
+    const data = entries.length > 0 ? this.applier.statements(entries, this.contextOf(source)) : [];
+    await runScript(this.orm, [...data, cursorStatement(source, cursor, covered, head)]);
+  }
+
+  async #commitWithSnapshot(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
     const context = this.contextOf(step.source);
     let { covered, snapshot } = step;
     await this.#transaction(async (em, trx) => {
