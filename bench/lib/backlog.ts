@@ -65,6 +65,7 @@ export async function openSource(db: Db): Promise<MikroORM> {
     subscribers: [new OplogCapture()],
   });
   await orm.schema.updateSchema({ safe: true });
+  if (db.driver === 'sqlite') await orm.em.getConnection().execute('pragma journal_mode = wal');
   return orm;
 }
 

@@ -32,6 +32,8 @@ interface Target {
   name: string;
   id: string;
   placeholder(n: number): string;
+  /** A query listing the elements of a JSON array of strings, given as its first parameter. */
+  jsonStrings: string;
   run(sql: string, params: unknown[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -56,7 +58,8 @@ const INSERTS_PER_COMMIT = 5;
 
 /**
  * `rows` in `perInsert`-row inserts, INSERTS_PER_COMMIT of them per commit, in rows/s; `owned` also writes the
- * row-ownership row the consumer records for each row it applies, as it does: one more multi-row insert.
+ * row-ownership row the consumer records for each row it applies, as it does: one more insert, its keys one
+ * JSON-array parameter.
  */
 async function batchedRate(target: Target, rows: number, perInsert: number, owned: boolean): Promise<number> {
   const started = performance.now();
@@ -66,8 +69,9 @@ async function batchedRate(target: Target, rows: number, perInsert: number, owne
     for (let first = start; first < end; first += perInsert) {
       const batch = Array.from({ length: Math.min(perInsert, end - first) }, (_, i) => row(first + i));
       if (owned) {
-        const keys = batch.flatMap(([id]) => ['Question', JSON.stringify(id), 'ceiling']);
-        await target.run(rowsSql(target, 'oplog_row_owner', ['entity', 'pk', 'source'], batch.length), keys);
+        const keys = JSON.stringify(batch.map(([id]) => JSON.stringify(id)));
+        const sql = `insert into oplog_row_owner (entity, pk, source) select 'Question', value, 'ceiling' from (${target.jsonStrings}) k`;
+        await target.run(sql, [keys]);
       }
       await target.run(rowsSql(target, 'question', ['id', 'question_text', 'pub_date'], batch.length), batch.flat());
     }
@@ -144,6 +148,7 @@ function sqliteCeilings(sizes: CeilingSizes): Promise<Ceiling[]> {
         name: 'SQLite',
         id: 'sqlite',
         placeholder: () => '?',
+        jsonStrings: 'select value from json_each(?)',
         run: async (sql, params) => void (await connection.execute(sql, params, 'run')),
         close: () => orm.close(),
       };
@@ -164,6 +169,7 @@ function postgresCeilings(server: string, sizes: CeilingSizes): Promise<Ceiling[
         name: 'PostgreSQL',
         id: 'pg',
         placeholder: (n) => `$${n}`,
+        jsonStrings: 'select value from json_array_elements_text(cast($1 as json))',
         run: async (sql, params) => void (await client.query(sql, params)),
         close: () => client.end(),
       };
