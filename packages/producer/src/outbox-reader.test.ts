@@ -57,37 +57,35 @@ describe('OutboxReader', () => {
       pk: { id: 2 },
       after: { id: 2, text: 'note 3' },
     });
-    expect(batch).toMatchObject({ count: 2, lastSeq: 3, more: false });
+    expect(batch).toMatchObject({ count: 2, lastSeq: 3 });
   });
 
   it('never splits a transaction: stops before one that does not fit', async () => {
     await commit(2, 3, 2);
     const batch = (await reader.read(source, 0, { maxEntries: 4, maxBytes: 1 << 20 }))!;
     expect(parse(batch.json).map((e) => e.seq)).toEqual([1, 2]);
-    // What was left out is still there: the producer reads again without waiting for a commit.
-    expect(batch.more).toBe(true);
   });
 
   it('sends a transaction larger than a batch in parts, each but its last partial', async () => {
     await commit(5, 1);
     const limits = { maxEntries: 2, maxBytes: 1 << 20 };
-    const parts: { seqs: number[]; partial: boolean; more: boolean }[] = [];
+    const parts: { seqs: number[]; partial: boolean }[] = [];
     for (let after = 0, batch = await reader.read(source, after, limits); batch; ) {
-      parts.push({ seqs: parse(batch.json).map((e) => e.seq), partial: batch.partial, more: batch.more });
+      parts.push({ seqs: parse(batch.json).map((e) => e.seq), partial: batch.partial });
       after = batch.lastSeq;
       batch = await reader.read(source, after, limits);
     }
     expect(parts).toEqual([
-      { seqs: [1, 2], partial: true, more: true },
-      { seqs: [3, 4], partial: true, more: true },
-      { seqs: [5, 6], partial: false, more: false },
+      { seqs: [1, 2], partial: true },
+      { seqs: [3, 4], partial: true },
+      { seqs: [5, 6], partial: false },
     ]);
   });
 
   it('splits a transaction larger than maxBytes too', async () => {
     await commit(3);
     const batch = (await reader.read(source, 0, { maxEntries: 100, maxBytes: 10 }))!;
-    expect(batch).toMatchObject({ count: 1, partial: true, more: true });
+    expect(batch).toMatchObject({ count: 1, partial: true });
   });
 
   it('cuts at the first transaction boundary past maxBytes', async () => {

@@ -14,8 +14,6 @@ export interface OutboxBatch {
   lastEpoch: number;
   /** The batch ends inside a transaction too big for one batch; its next part follows. */
   partial: boolean;
-  /** The outbox held entries after this batch when it was read (the batch was cut by a limit). */
-  more: boolean;
 }
 
 interface EntryRow {
@@ -112,6 +110,5 @@ function encode(source: SourceHead, rows: EntryRow[], maxBytes: number, followin
     lastSeq: Number(last.seq),
     lastEpoch: Number(last.epoch),
     partial: cutInside && boundary === 0,
-    more: next !== undefined,
   };
 }

@@ -39,8 +39,6 @@ interface InFlight {
 interface Outgoing {
   lastSeq: number;
   partial?: boolean;
-  /** A log batch: whether the outbox held more entries after it (undefined for a snapshot page). */
-  more?: boolean;
   encode(id: number): string;
 }
 
@@ -76,11 +74,6 @@ export class ProducerSession {
   #draining = false;
   #pumping = false;
   #pumpAgain = false;
-  /**
-   * The last read found the outbox drained: only a wake (a commit, the poll, a heartbeat) can bring more, so an ack
-   * need not read again. At one commit per frame, that read was most of the producer's work.
-   */
-  #caughtUp = false;
   #lastSentAt = 0;
   #lastHeardAt = Date.now();
   #failure: OplogError | undefined;
@@ -130,7 +123,6 @@ export class ProducerSession {
 
   /** A commit may have appended to the outbox. */
   wake(): void {
-    this.#caughtUp = false;
     if (this.#welcomed && !this.#draining) void this.#pump();
   }
 
@@ -226,7 +218,7 @@ export class ProducerSession {
     this.#ackedSeq = Math.max(this.#ackedSeq, seq);
     this.events.onDurable(this.#ackedSeq);
     if (this.#inflight.length === 0) this.#drained?.();
-    if (!this.#draining && !this.#caughtUp) void this.#pump();
+    if (!this.#draining) void this.#pump();
   }
 
   /** Fills the window. One pump at a time; a wake during a pump makes it go round once more. */
@@ -241,7 +233,6 @@ export class ProducerSession {
         this.#pumpAgain = false;
         while (this.#hasRoom()) {
           const next = this.#snapshot ? await this.#readPage(this.#snapshot) : await this.#readBatch();
-          this.#caughtUp = next === undefined;
           if (!next || !this.#hasRoom()) break;
           const id = ++this.#frameId;
           const data = next.encode(id);
@@ -249,12 +240,8 @@ export class ProducerSession {
           this.#inflightBytes += data.length;
           this.#sentSeq = next.lastSeq;
           this.#send(data);
-          this.#caughtUp = next.more === false;
-          if (this.#caughtUp) break;
         }
       } while (this.#pumpAgain && this.#hasRoom());
-      // A wake the window had no room for: the next ack reads.
-      if (this.#pumpAgain) this.#caughtUp = false;
     } catch (error) {
       this.#fail(OplogError.internal(error));
     } finally {
@@ -266,9 +253,9 @@ export class ProducerSession {
     const batch = await this.reader.read(this.source, this.#sentSeq, this.options.batch);
     if (!batch) return undefined;
     this.events.onHead(batch.lastSeq);
-    const { lastSeq, partial, more, json } = batch;
+    const { lastSeq, partial, json } = batch;
     const tail = partial ? ',"partial":true}' : '}';
-    return { lastSeq, partial, more, encode: (id) => `{"type":"batch","id":${id},"entries":${json}${tail}` };
+    return { lastSeq, partial, encode: (id) => `{"type":"batch","id":${id},"entries":${json}${tail}` };
   }
 
   /** The next keyset page of the snapshot; after the last one, the log follows from the cursor. */
