@@ -1,7 +1,8 @@
 /**
  * Our commit-to-commit latency: bench/stream-writer.ts, a process running the polls app with capture and an
  * embedded producer, commits single-row transactions at a steady rate; the consumer runs inside this process
- * (createConsumer), so its onApplied hook gives the instant each entry became durable there. Both processes read CLOCK_MONOTONIC (process.hrtime), one clock.
+ * (createConsumer), so its onApplied hook gives the instant each entry became durable there. Both processes read
+ * CLOCK_MONOTONIC (process.hrtime), one clock.
  */
 import { type Consumer, consumerEntities, createConsumer } from '@oplog/consumer';
 import type { Cursor } from '@oplog/protocol';
