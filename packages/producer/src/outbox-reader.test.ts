@@ -1,18 +1,9 @@
-import { EntitySchema } from '@mikro-orm/core';
-import { MikroORM } from '@mikro-orm/sqlite';
-import { OplogCapture, oplogEntities, readSourceHead, type SourceHead } from '@oplog/capture';
+import type { MikroORM } from '@mikro-orm/sqlite';
+import { readSourceHead, type SourceHead } from '@oplog/capture';
 import { type OplogEntry, oplogEntrySchema } from '@oplog/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NoteSchema, openNotesOrm } from './notes.fixture.js';
 import { OutboxReader } from './outbox-reader.js';
-
-interface Note {
-  id: number;
-  text: string;
-}
-const NoteSchema = new EntitySchema<Note>({
-  name: 'Note',
-  properties: { id: { type: 'integer', primary: true }, text: { type: 'string' } },
-});
 
 describe('OutboxReader', () => {
   let orm: MikroORM;
@@ -20,12 +11,7 @@ describe('OutboxReader', () => {
   let source: SourceHead;
 
   beforeEach(async () => {
-    orm = await MikroORM.init({
-      dbName: ':memory:',
-      entities: [NoteSchema, ...oplogEntities],
-      subscribers: [new OplogCapture()],
-    });
-    await orm.schema.createSchema();
+    orm = await openNotesOrm();
     reader = new OutboxReader(orm.em.getConnection());
   });
 

@@ -14,6 +14,8 @@ export interface OutboxBatch {
   lastEpoch: number;
   /** The batch ends inside a transaction too big for one batch; its next part follows. */
   partial: boolean;
+  /** Entries after the batch were in the outbox already when it was read. */
+  more: boolean;
 }
 
 interface EntryRow {
@@ -110,5 +112,6 @@ function encode(source: SourceHead, rows: EntryRow[], maxBytes: number, followin
     lastSeq: Number(last.seq),
     lastEpoch: Number(last.epoch),
     partial: cutInside && boundary === 0,
+    more: count < rows.length || following !== undefined,
   };
 }

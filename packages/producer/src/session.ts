@@ -74,6 +74,8 @@ export class ProducerSession {
   #draining = false;
   #pumping = false;
   #pumpAgain = false;
+  /** The last read found nothing after what it sent: the outbox was drained. */
+  #caughtUp = false;
   #lastSentAt = 0;
   #lastHeardAt = Date.now();
   #failure: OplogError | undefined;
@@ -121,8 +123,13 @@ export class ProducerSession {
     });
   }
 
-  /** A commit may have appended to the outbox. */
+  /**
+   * A commit may have appended to the outbox. While a frame is in flight and the last read drained the outbox, the
+   * new commits wait for its ack, which pumps (as Nagle's algorithm holds small segments): a burst of small
+   * transactions then shares a frame, a consumer commit and an ack, and an isolated commit still goes at once.
+   */
   wake(): void {
+    if (this.#caughtUp && this.#inflight.length > 0) return;
     if (this.#welcomed && !this.#draining) void this.#pump();
   }
 
@@ -240,6 +247,8 @@ export class ProducerSession {
           this.#inflightBytes += data.length;
           this.#sentSeq = next.lastSeq;
           this.#send(data);
+          // Reading again would find only what committed since; the next wake or ack will see it.
+          if (this.#caughtUp && !this.#snapshot) break;
         }
       } while (this.#pumpAgain && this.#hasRoom());
     } catch (error) {
@@ -251,6 +260,7 @@ export class ProducerSession {
 
   async #readBatch(): Promise<Outgoing | undefined> {
     const batch = await this.reader.read(this.source, this.#sentSeq, this.options.batch);
+    this.#caughtUp = !batch?.more;
     if (!batch) return undefined;
     this.events.onHead(batch.lastSeq);
     const { lastSeq, partial, json } = batch;
