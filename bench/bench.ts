@@ -62,7 +62,8 @@ const { values: args } = parseArgs({
     'memory-entries': { type: 'string', default: '1000000' },
     'orm-backlog': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
-    'cli-node-flags': { type: 'string', default: '' },
+    // As the README recommends deploying them (see its "Memory").
+    'cli-node-flags': { type: 'string', default: '--max-old-space-size=256' },
   },
 });
 
