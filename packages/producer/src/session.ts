@@ -308,7 +308,7 @@ export class ProducerSession {
     const head = await this.reader.head();
     if (head) this.events.onHead(head.seq);
     if (head) this.#send(encodeFrame({ type: 'heartbeat', head: { seq: head.seq, epoch: head.epoch }, at: now }));
-    if (!this.#draining) void this.#pump();
+    this.wake();
   }
 
   #send(data: string): void {
