@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { OplogCapture } from '@oplog/capture';
 import { describe, expect, it } from 'vitest';
+import { Choice, Question, Tag } from '../../apps/demo/src/entities.js';
 import type { CliProcess, LogLine } from '../support/cli.js';
 import type { Driver } from '../support/databases.js';
 import { expectExit, harnessPerTest, sleep, waitForConvergence, waitForLogs } from '../support/stream-harness.js';
@@ -13,6 +16,7 @@ const SLOW_PAGES = { OPLOG_BATCH__MAX_ENTRIES: '100', OPLOG_WINDOW__FRAMES: '1' 
 const QUICK_RECONNECT = { OPLOG_BACKOFF__MAX_MS: '500' };
 const TIMEOUT = 180_000;
 const WITH_NOTE = fileURLToPath(new URL('../fixtures/polls-with-note.ts', import.meta.url));
+const WITHOUT_CHOICE = fileURLToPath(new URL('../fixtures/producer-without-choice.json', import.meta.url));
 
 const lostWith = (code: string) => (line: LogLine) => line.msg === 'connection lost' && line.code === code;
 const snapshotStarted = (reason: string) => (line: LogLine) =>
@@ -20,7 +24,7 @@ const snapshotStarted = (reason: string) => (line: LogLine) =>
 
 /**
  * The complete-view guarantees: data from before capture, resumable snapshots, restores from backup, trimmed
- * history, schema drift and fencing. Every part is a real process; every case ends with the consumer's cursor at
+ * history, schema drift, an entity added to replication later, and fencing. Every part is a real process; every case ends with the consumer's cursor at
  * the source's head and both copies equal, table by table.
  */
 export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void {
@@ -176,6 +180,55 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
         expect(differences.sources[0].schemaDifferences).toEqual([
           expect.objectContaining({ entity: 'Choice', field: 'note', kind: 'source' }),
         ]);
+      },
+      TIMEOUT,
+    );
+
+    it(
+      'snapshots an entity added to replication later, while the others stream on',
+      async () => {
+        const h = await setUp();
+        // The app's first version replicates questions and tags only; its choices stay local.
+        await h.asApp(
+          async (orm) => {
+            await orm.schema.updateSchema();
+            const em = orm.em.fork();
+            const tag = em.create(Tag, { id: randomUUID(), label: 'first version' });
+            for (let q = 0; q < 100; q++) {
+              const question = em.create(Question, { id: randomUUID(), questionText: `v1 ${q}`, pubDate: new Date() });
+              question.tags.add(tag);
+              for (let c = 0; c < 3; c++) {
+                em.create(Choice, { id: randomUUID(), question, choiceText: `v1 ${q}.${c}`, votes: c });
+              }
+            }
+            await em.flush();
+          },
+          new OplogCapture({ exclude: ['Choice'] }),
+        );
+        const consumer = await h.startConsumer();
+        const first = await h.startProducer(consumer.port, {}, 'ws', ['--config', WITHOUT_CHOICE]);
+        // A new source: its first session snapshots the entities it replicates, then streams.
+        const head = await h.head();
+        await pollUntil(async () => {
+          const status = await h.sourceStatus(consumer.port);
+          return !status.snapshot && status.cursor.seq === head;
+        });
+        const count = async (entity: typeof Question | typeof Choice) => (await h.targetOrm()).em.fork().count(entity);
+        expect(await count(Question)).toBe(100);
+        expect(await count(Choice), 'no choice replicated yet').toBe(0);
+        await stop(first);
+
+        // The next version replicates choices too: its own writes stream, the 300 older choices come by snapshot.
+        const load = h.load(400, 100);
+        const second = await h.startProducer(consumer.port);
+        await waitForLogs(consumer.process, snapshotStarted('new-entities'), 1);
+        await h.loadResult(load);
+        await waitForConvergence(h);
+        expect(await count(Choice)).toBeGreaterThanOrEqual(300);
+        const status = await h.sourceStatus(consumer.port);
+        expect(status.lastResync?.reason).toBe('new-entities');
+        expect(status.snapshot).toBeUndefined();
+        expect(second.logs.find((l) => l.msg === 'snapshot requested')?.entities).toEqual(['Choice']);
       },
       TIMEOUT,
     );

@@ -62,11 +62,17 @@ export class SourceSite {
    * Starts oplog-producer, streaming to ws://127.0.0.1:port/oplog (or `scheme` wss) with this source's credential
    * (`env` may set another OPLOG_TOKEN); resolves once it started.
    */
-  async startProducer(port: number, env: Record<string, string> = {}, scheme = 'ws'): Promise<CliProcess> {
+  async startProducer(
+    port: number,
+    env: Record<string, string> = {},
+    scheme = 'ws',
+    args: string[] = [],
+  ): Promise<CliProcess> {
+    const url = `${scheme}://127.0.0.1:${port}/oplog`;
     const producer = this.spawn(
       `producer ${this.id}`,
       'producer',
-      ['start', '--url', `${scheme}://127.0.0.1:${port}/oplog`, ...dbArgs(this.db), '--entities', ENTITIES_MODULE],
+      ['start', '--url', url, ...dbArgs(this.db), '--entities', ENTITIES_MODULE, ...args],
       { OPLOG_TOKEN: await this.token(), ...env },
     );
     await producer.waitForMessage('producer started');
@@ -127,10 +133,10 @@ export class SourceSite {
   }
 
   /** Runs `work` as the local app would: on an ORM of this database with capture registered. */
-  async asApp<T>(work: (orm: MikroORM) => Promise<T>): Promise<T> {
+  async asApp<T>(work: (orm: MikroORM) => Promise<T>, capture = new OplogCapture()): Promise<T> {
     const orm = await openOrm(dbConfig(this.db), {
       entities: [...pollsEntities, ...oplogEntities],
-      subscribers: [new OplogCapture()],
+      subscribers: [capture],
     });
     try {
       return await work(orm);

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { MikroORM } from '@mikro-orm/core';
+import type { OplogCapture } from '@oplog/capture';
 import { CredentialStore, consumerEntities } from '@oplog/consumer';
 import { openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, expect } from 'vitest';
@@ -115,8 +116,8 @@ export class StreamHarness {
     return { process: consumer, port: Number(listening.port) };
   }
 
-  startProducer(port: number, env?: Record<string, string>, scheme?: string): Promise<CliProcess> {
-    return this.site.startProducer(port, env, scheme);
+  startProducer(port: number, env?: Record<string, string>, scheme?: string, args?: string[]): Promise<CliProcess> {
+    return this.site.startProducer(port, env, scheme, args);
   }
 
   seedUncaptured(questions: number, choices: number): Promise<void> {
@@ -212,8 +213,8 @@ export class StreamHarness {
   }
 
   /** Runs `work` as the local app would: on an ORM of the source with capture registered. */
-  asApp<T>(work: (orm: MikroORM) => Promise<T>): Promise<T> {
-    return this.site.asApp(work);
+  asApp<T>(work: (orm: MikroORM) => Promise<T>, capture?: OplogCapture): Promise<T> {
+    return this.site.asApp(work, capture);
   }
 
   sourceOrm(): Promise<MikroORM> {
