@@ -129,7 +129,7 @@ export async function generateLoad(orm: MikroORM, options: LoadOptions): Promise
     const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
     const label = `${count}`;
     try {
-      const step = await retryOnLockConflict(() =>
+      const step = await retryOnLockConflict(orm, () =>
         orm.em.fork().transactional((em) => STEPS[kind](em, polls, pick, label)),
       );
       polls.record(step);
@@ -222,14 +222,24 @@ function remove(items: string[], id: string): void {
  * a reader holding its lock. The whole transaction rolled back, so it is run again, as any app sharing an SQLite
  * file with a writer must; for up to a minute, so that a sidecar frozen (SIGSTOP) in the middle of a read does not
  * end the load.
+ *
+ * In rollback-journal mode a COMMIT also waits for readers, up to the busy timeout, and then fails with a raw
+ * SQLITE_BUSY. SQLite keeps the transaction open after that, and knex, which marks it complete, never ends it: the
+ * connection is unusable until it is rolled back here. Nothing of the transaction was committed, so it runs again.
  */
-async function retryOnLockConflict<T>(run: () => Promise<T>): Promise<T> {
+async function retryOnLockConflict<T>(orm: MikroORM, run: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + LOCK_RETRY_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
     } catch (error) {
-      if (!(error instanceof LockWaitTimeoutException) || Date.now() > deadline) throw error;
+      const commitBusy = (error as { code?: unknown }).code === 'SQLITE_BUSY';
+      if (commitBusy)
+        await orm.em
+          .getConnection()
+          .execute('rollback')
+          .catch(() => {});
+      if (!(error instanceof LockWaitTimeoutException || commitBusy) || Date.now() > deadline) throw error;
       await sleep(Math.min(attempt * 5, 100));
     }
   }
