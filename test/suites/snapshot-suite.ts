@@ -24,8 +24,8 @@ const snapshotStarted = (reason: string) => (line: LogLine) =>
 
 /**
  * The complete-view guarantees: data from before capture, resumable snapshots, restores from backup, trimmed
- * history, schema drift, an entity added to replication later, and fencing. Every part is a real process; every case ends with the consumer's cursor at
- * the source's head and both copies equal, table by table.
+ * history, schema drift, an entity added to replication later, and fencing. Every part is a real process; every
+ * case ends with the consumer's cursor at the source's head and both copies equal, table by table.
  */
 export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void {
   describe(`snapshot and incarnation ${sourceDriver} → ${targetDriver}`, () => {
