@@ -479,8 +479,9 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
       await replicate();
       const statements = execute.mock.calls.map(([sql]) => String(sql).replace(/[`"]/g, '').split(' ', 3).join(' '));
       // Each group first claims its rows for the source (which fails on another source's row); a delete then
-      // releases them.
+      // releases them. Last, one check per referenced entity: the rows pointed at (questions, tags) are the source's.
       const claim = 'insert into oplog_row_owner';
+      const refer = claim;
       expect(statements).toEqual([
         claim,
         'insert into tag',
@@ -495,6 +496,8 @@ export function applierSuite(sourceDriver: Driver, targetDriver: Driver): void {
         'insert into question',
         'delete from question_tags',
         'insert into question_tags',
+        refer,
+        refer,
       ]);
       expect((await expectInSync()).choices.find((c) => c.id === choices[0]!.id)?.votes).toBe(2);
     });

@@ -82,6 +82,113 @@ export function ownershipSuite(target: Driver): void {
       },
       TIMEOUT,
     );
+
+    it(
+      "refuses every spelling of another source's key (case, braces, hyphens), applies nothing of it, and stores no second row",
+      async () => {
+        const h = await createHarness('sqlite', target);
+        const a = h.site;
+        await a.createSchema();
+        const { port } = await h.startConsumer();
+        await a.startProducer(port);
+        await a.loadResult(a.load(50));
+        await waitForUnion(h);
+        const { question, choice } = await rowsOfA(h);
+        const before = await snapshot(h, question.id, choice.id);
+        const questions = await count(h, 'question');
+        const schema = fingerprintOf(await h.targetOrm(), REPLICATED);
+        const token = await h.credential(B);
+
+        let seq = 0;
+        for (const id of spellings(question.id)) {
+          for (const change of [
+            { entity: 'Question', op: 'insert' as const, pk: { id }, after: { ...question, id, questionText: 'mine' } },
+            { entity: 'Question', op: 'update' as const, pk: { id }, after: { ...question, id, questionText: 'mine' } },
+            { entity: 'Question', op: 'delete' as const, pk: { id } },
+          ]) {
+            const closed = await sendAsB(port, token, schema, [change], ++seq);
+            expect(closed.error?.code, `${change.op} ${id}`).toBe('OPLOG_NOT_OWNER');
+            expect(closed.error?.message).toContain(`belongs to source ${a.id}`);
+          }
+        }
+        for (const id of spellings(choice.id)) {
+          const closed = await sendAsB(port, token, schema, [{ entity: 'Choice', op: 'delete', pk: { id } }], ++seq);
+          expect(closed.error?.code, `delete choice ${id}`).toBe('OPLOG_NOT_OWNER');
+        }
+
+        expect(await snapshot(h, question.id, choice.id), "A's rows are unchanged").toEqual(before);
+        expect(await count(h, 'question'), 'no row under another spelling').toBe(questions);
+        const connection = (await h.targetOrm()).em.getConnection();
+        expect(await connection.execute('select pk from oplog_row_owner where source = ?', [B])).toEqual([]);
+        expect(await h.cursor(B)).toBe(0);
+      },
+      TIMEOUT,
+    );
+
+    it(
+      "refuses a child under another source's parent for its sender, and the parent's owner still deletes its row",
+      async () => {
+        const h = await createHarness('sqlite', target);
+        const a = h.site;
+        await a.createSchema();
+        const { port } = await h.startConsumer();
+        await a.startProducer(port);
+        await a.loadResult(a.load(50));
+        const tagOfA = { id: randomUUID() };
+        await a.asApp(async (orm) => {
+          const em = orm.em.fork();
+          em.create('Tag', { ...tagOfA, label: 'of A' });
+          await em.flush();
+        });
+        await waitForUnion(h);
+        const { question } = await rowsOfA(h);
+        const connection = (await h.targetOrm()).em.getConnection();
+        const schema = fingerprintOf(await h.targetOrm(), REPLICATED);
+        const token = await h.credential(B);
+
+        const ownQuestion = randomUUID();
+        const attempts = [
+          ...spellings(question.id).map((id) => ({
+            entity: 'Choice',
+            op: 'insert' as const,
+            pk: { id: randomUUID() },
+            after: { choiceText: 'squatter', votes: 0, question: id },
+          })),
+          {
+            entity: 'Question',
+            op: 'insert' as const,
+            pk: { id: ownQuestion },
+            after: { id: ownQuestion, questionText: 'B', pubDate: Date.now(), tags: [tagOfA.id.toUpperCase()] },
+          },
+        ];
+        for (const [i, change] of attempts.entries()) {
+          const closed = await sendAsB(port, token, schema, [change], i + 1);
+          expect(closed.error?.code, JSON.stringify(change.after)).toBe('OPLOG_NOT_OWNER');
+          expect(closed.error?.message).toContain(`which belongs to source ${a.id}`);
+        }
+        // A snapshot of B that carries such a child is refused the same way, not as an internal failure.
+        const b = await BareProducer.connect(port, token);
+        const child = { id: randomUUID(), choiceText: 'squatter', votes: 0, question: question.id };
+        expect(await b.handshake(helloOf(schema, B, 'b-snap'), { Choice: [child] })).toBeUndefined();
+        expect((await b.closed).error?.code).toBe('OPLOG_NOT_OWNER');
+        expect(await connection.execute('select id from choice where choice_text = ?', ['squatter'])).toEqual([]);
+        expect(await connection.execute('select id from question where id = ?', [ownQuestion])).toEqual([]);
+
+        // A deletes its question (and its choices): nothing of B's blocks it.
+        await a.asApp(async (orm) => {
+          const em = orm.em.fork();
+          const row = await em.findOneOrFail('Question', question.id, { populate: ['choices'] as never });
+          em.remove(row);
+          await em.flush();
+        });
+        await waitForUnion(h);
+        expect(await connection.execute('select id from question where id = ?', [question.id])).toEqual([]);
+        const status = await h.sourceStatus(port, a.id);
+        expect(status.halted).toBeUndefined();
+        expect(status.lastError).toBeUndefined();
+      },
+      TIMEOUT,
+    );
   });
 }
 
@@ -111,4 +218,39 @@ async function errorsTotal(port: number, code: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`oplog_errors_total{code="${code}"}`));
   return Number(line?.split(' ').at(-1) ?? 0);
+}
+
+/** The same UUID as PostgreSQL reads it, spelled differently: upper case, braces, no hyphens, hyphens moved. */
+function spellings(uuid: string): string[] {
+  const hex = uuid.replaceAll('-', '');
+  return [
+    uuid.toUpperCase(),
+    `{${uuid}}`,
+    hex,
+    `{${hex.toUpperCase()}}`,
+    hex.match(/.{4}/g)!.join('-'),
+    `${uuid.slice(0, 9)}${uuid.slice(9).toUpperCase()}`,
+  ];
+}
+
+/** B (a source with a valid credential) sends one transaction; resolves with how its session ended. */
+async function sendAsB(
+  port: number,
+  token: string,
+  schema: ReturnType<typeof fingerprintOf>,
+  changes: Parameters<typeof transaction>[3],
+  attempt: number,
+) {
+  const b = await BareProducer.connect(port, token);
+  await b.handshake(helloOf(schema, B, `b-${attempt}`));
+  b.send({ type: 'batch', id: 1, entries: transaction(B, `b-${attempt}`, 1, changes) });
+  const closed = await b.closed;
+  expect(b.received.filter((frame) => frame.type === 'ack')).toEqual([]);
+  return closed;
+}
+
+async function count(h: StreamHarness, table: string): Promise<number> {
+  const connection = (await h.targetOrm()).em.getConnection();
+  const [row] = await connection.execute<{ n: number | string }[]>(`select count(*) as n from ${table}`);
+  return Number(row!.n);
 }

@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { schemaFingerprint } from '@oplog/capture';
-import { type Hello, type OplogEntry, PROTOCOL_VERSION, type Welcome } from '@oplog/protocol';
+import { type Hello, type Json, type OplogEntry, PROTOCOL_VERSION, type Welcome } from '@oplog/protocol';
 import WebSocket from 'ws';
 
 /** How a session ended: the close code and reason, and the error frame the consumer sent before, if any. */
@@ -65,16 +65,20 @@ export class BareProducer {
   }
 
   /**
-   * Says hello and, when the consumer asks for a snapshot, sends one empty page per entity (a source with no rows
-   * older than its log). Resolves with the welcome once the session streams, or undefined if the consumer closed it.
+   * Says hello and, when the consumer asks for a snapshot, sends one page per entity: its `rows` (keyed by `id`), or
+   * none (a source with no rows older than its log). Resolves with the welcome once the session streams, or
+   * undefined if the consumer closed it.
    */
-  async handshake(hello: Hello): Promise<Welcome | undefined> {
+  async handshake(hello: Hello, rows: Record<string, Record<string, Json>[]> = {}): Promise<Welcome | undefined> {
     this.send(hello);
     const welcome = (await this.next('welcome')) as unknown as Welcome | undefined;
     if (!welcome?.snapshot) return welcome;
     let id = 0;
     for (const entity of welcome.snapshot.entities) {
-      const page = { entity, rows: [], after: null, head: hello.head, remaining: 0, done: true };
+      const images = rows[entity] ?? [];
+      const last = images.at(-1);
+      const after = last ? { id: last.id ?? null } : null;
+      const page = { entity, rows: images, after, head: hello.head, remaining: images.length, done: true };
       this.send({ type: 'snapshot', id: ++id, ...page });
       if (!(await this.next('ack'))) return undefined;
     }

@@ -60,6 +60,7 @@ withDbFlags(program.command('start', { isDefault: true }))
       path: config.listen.path,
       schemaPolicy: config.schemaPolicy,
       poison: config.poison,
+      sharedEntities: config.sharedEntities,
       auth: config.auth,
       credentialCheckMs: config.credentialCheckMs,
       tls: config.tls,

@@ -27,6 +27,11 @@ export const consumerConfigSchema = z
      * source until the cause is fixed (default), or `quarantine` it in oplog_quarantine and go on.
      */
     poison: z.enum(['halt', 'quarantine']).default('halt'),
+    /**
+     * Entities whose rows any source may point at (shared reference data). By default a change may only point at
+     * rows of its own source (OPLOG_NOT_OWNER otherwise).
+     */
+    sharedEntities: z.array(z.string().min(1)).default([]),
     /** `credentials`: producers need a source credential (`sources add`). `none`: anonymous ones too, loopback only. */
     auth: z.enum(['credentials', 'none']).default('credentials'),
     /** How often connected sources' credentials are re-read; a revoked or expired one closes its session. */

@@ -50,6 +50,12 @@ export interface ConsumerOptions {
   /** Entity names accepted from sources (default: every entity of the consumer's ORM). */
   entities?: readonly string[];
   /**
+   * Entities whose rows any source may point at (shared reference data, e.g. a country list every site uses). By
+   * default a change may point only at rows its own source owns (OPLOG_NOT_OWNER otherwise), so that no tenant can
+   * stop another from deleting its rows. The owner of a shared row cannot delete it while others point at it.
+   */
+  sharedEntities?: readonly string[];
+  /**
    * When a source's entities have fields or types other than the consumer's: `refuse` the session (default), or
    * `apply-known`: apply the fields both have with the same type, leave out the rest, and report them.
    */
@@ -178,7 +184,7 @@ export class Consumer implements Service, SessionHost {
     }
     // Read fresh at each scrape, so the lag gauges agree with the cursor rows just committed.
     this.metrics = new ConsumerMetrics(() => this.#monitor?.observe() ?? []);
-    this.#applier = createApplier(orm, { entities: options.entities });
+    this.#applier = createApplier(orm, { entities: options.entities, shared: options.sharedEntities });
     this.#store = new DatabaseSourceStore(orm, this.#applier, (source) => this.#contextOf(source));
     this.logger = (options.logger ?? createLogger()).child({ component: 'consumer' });
     this.#http = this.#createHttpHandler();

@@ -1,6 +1,6 @@
 import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
 import type { Cursor, Position, SourceRecord } from '@oplog/protocol';
-import type { SqlStatement } from './applier.js';
+import type { SqlStatement } from './sql-script.js';
 import { OplogSourceCredential } from './credential-store.js';
 import { OplogLagSample } from './lag-history.js';
 import { OplogQuarantine } from './quarantine.js';

@@ -36,13 +36,16 @@ export class DatabaseSourceStore implements SourceStore {
       if (step.page || step.snapshot) return await this.#commitWithSnapshot(step);
       await this.#commitStreamed(step);
       return step;
-    } catch (error) {
-      if (!(error instanceof ConstraintViolationException) || step.entries.length === 0) throw error;
-      // A row of another source fails the ownership claim; anything else the database refuses by its data fails the
-      // same way on every retry: poison.
+    } catch (failure) {
+      // A snapshot's swap fails on the staged rows it was writing, a streamed step on its entries.
+      const { error, entries } =
+        failure instanceof SwapFailure ? failure : { error: failure, entries: step.entries as OplogEntry[] };
+      if (!(error instanceof ConstraintViolationException) || entries.length === 0) throw error;
+      // A row of another source fails the ownership claim (or the check of the rows a change points at); anything
+      // else the database refuses by its data fails the same way on every retry: poison.
       const context = this.contextOf(step.source);
-      const foreign = await this.applier.foreignOwner(this.orm.em.fork(), step.entries, context);
-      throw foreign ?? OplogError.poisonChange(step.entries[0]!.seq, step.entries.at(-1)!.seq, error);
+      const foreign = await this.applier.foreignOwner(this.orm.em.fork(), entries, context);
+      throw foreign ?? OplogError.poisonChange(entries[0]!.seq, entries.at(-1)!.seq, error);
     }
   }
 
@@ -151,7 +154,7 @@ export class DatabaseSourceStore implements SourceStore {
         const entries = rows.map((row) =>
           asEntry(entity, 'update', this.applier.keyToPk(entity, row.pk_key), JSON.parse(row.image)),
         );
-        await this.applier.apply(em, trx, entries, context);
+        await this.applier.apply(em, trx, entries, context).catch(SwapFailure.rethrow(entries));
         afterKey = rows.at(-1)!.pk_key;
       }
     }
@@ -160,10 +163,26 @@ export class DatabaseSourceStore implements SourceStore {
         const keys = await staging.vanished(entity, SWAP_PAGE);
         if (keys.length === 0) break;
         const entries = keys.map((key) => asEntry(entity, 'delete', this.applier.keyToPk(entity, key), undefined));
-        await this.applier.apply(em, trx, entries, context);
+        await this.applier.apply(em, trx, entries, context).catch(SwapFailure.rethrow(entries));
       }
     }
     await staging.clear();
+  }
+}
+
+/** A snapshot's swap that failed, with the staged rows it was writing: what the failure is diagnosed on. */
+class SwapFailure extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly entries: OplogEntry[],
+  ) {
+    super('snapshot swap failed', { cause: error });
+  }
+
+  static rethrow(entries: OplogEntry[]): (error: unknown) => never {
+    return (error) => {
+      throw new SwapFailure(error, entries);
+    };
   }
 }
 

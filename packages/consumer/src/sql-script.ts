@@ -1,6 +1,10 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { onPostgres } from '@oplog/capture';
-import type { SqlStatement } from './applier.js';
+
+export interface SqlStatement {
+  sql: string;
+  params: unknown[];
+}
 
 /** The native connection knex pools for SQLite (node-sqlite3's Database): exec runs several statements at once. */
 interface SqliteDatabase {

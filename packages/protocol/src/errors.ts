@@ -163,7 +163,7 @@ export const ERRORS = {
     close: 1008,
     retryable: false,
     meaning:
-      'A change touches a row that another source created; it is not applied. The source halts there, or the transaction is quarantined, as for a poison change.',
+      'A change touches a row that another source created, or points at one (a relation, a many-to-many list); it is not applied. The source halts there, or the transaction is quarantined, as for a poison change.',
     action:
       'Two sources write the same rows: give their rows globally unique keys (UUIDs), or find the misconfigured source. The change is halted or quarantined (poison).',
   },
@@ -296,6 +296,14 @@ export class OplogError extends Error {
 
   static notOwner(entity: string, pk: string, owner: string) {
     return new OplogError('OPLOG_NOT_OWNER', `${entity} ${pk} belongs to source ${owner}`);
+  }
+
+  /** A change of `from` points at a row of another source: references stay inside a source. */
+  static foreignReference(from: string, entity: string, pk: string, owner: string) {
+    return new OplogError(
+      'OPLOG_NOT_OWNER',
+      `${from} references ${entity} ${pk}, which belongs to source ${owner}: a source's rows may only reference its own`,
+    );
   }
 
   static historyTrimmed(cursor: number, oldest: number) {
