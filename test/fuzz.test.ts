@@ -149,7 +149,6 @@ async function attack(
 }
 
 function endedAsExpected({ case: hostile, closed }: Result): boolean {
-  if ('tooBig' in hostile.outcome) return closed.code === ERRORS.OPLOG_FRAME_TOO_BIG.close && !closed.error;
   const code = closed.error?.code as ErrorCode | undefined;
   return !!code && hostile.outcome.codes.includes(code) && closed.code === ERRORS[code].close;
 }

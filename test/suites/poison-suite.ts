@@ -21,6 +21,10 @@ const RULE = {
   },
 };
 
+/** The poison transaction is a question and its choice: the choice is the change refused. */
+const DIAGNOSED =
+  /^Choice \{"id":"[0-9a-f-]{36}"\}, change \d+: check constraint no_poison failed \(changes \d+\.\.\d+ not applied\)$/;
+
 const lostWith = (code: string) => (line: LogLine) => line.msg === 'connection lost' && line.code === code;
 
 interface SourceView {
@@ -45,10 +49,11 @@ export function poisonSuite(driver: Driver): void {
         const { consumer, producer, target, poisonId, laterId } = await writePoison(h, driver, {});
         await waitForLogs(producer, lostWith('OPLOG_POISON_CHANGE'), 2);
         const halted = await sourceView(consumer.port);
-        expect(halted.halted).toMatchObject({
-          code: 'OPLOG_POISON_CHANGE',
-          message: expect.stringContaining('no_poison'),
-        });
+        // What the producer and the dashboard read: the entity, key and constraint refused, no SQL.
+        const told = producer.logs.find(lostWith('OPLOG_POISON_CHANGE'))!.err as string;
+        expect(told).toMatch(DIAGNOSED);
+        expect(told).not.toMatch(/insert into|select/i);
+        expect(halted.halted).toMatchObject({ code: 'OPLOG_POISON_CHANGE', message: expect.stringMatching(DIAGNOSED) });
         expect(halted.cursor.seq).toBeLessThan(await h.head());
         expect(await lagState(consumer.port)).toBe('halted');
         // Nothing from the poison transaction on, not even what follows it.
@@ -58,6 +63,37 @@ export function poisonSuite(driver: Driver): void {
         await target.em.getConnection().execute(RULE[driver].drop);
         await waitForConvergence(h);
         expect((await sourceView(consumer.port)).halted).toBeUndefined();
+      },
+      TIMEOUT,
+    );
+
+    it(
+      'names the entity, key and foreign key of a change whose parent the center lost',
+      async () => {
+        const h = await createHarness(driver, driver);
+        const { questionId } = await h.scenario();
+        const consumer = await h.startConsumer();
+        const producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
+        await waitForConvergence(h);
+        // Someone deletes the question at the center by hand (its choices and tag links first).
+        const connection = (await h.targetOrm()).em.getConnection();
+        for (const table of ['choice', 'question_tags']) {
+          await connection.execute(`delete from ${table} where question_id = ?`, [questionId]);
+        }
+        await connection.execute('delete from question where id = ?', [questionId]);
+        const choiceId = randomUUID();
+        await h.asApp((app) =>
+          app.em.fork().transactional(async (em) => {
+            const question = em.getReference(Question, questionId);
+            em.create(Choice, { id: choiceId, question, choiceText: 'orphan', votes: 0 });
+          }),
+        );
+        const told = (await producer.waitFor(lostWith('OPLOG_POISON_CHANGE'))).err as string;
+        // SQLite does not say which foreign key failed; PostgreSQL does.
+        const name = driver === 'postgresql' ? ' choice_question_id_foreign' : '';
+        expect(told).toBe(
+          `Choice {"id":"${choiceId}"}, change ${await h.head()}: foreign key constraint${name} failed (changes ${await h.head()}..${await h.head()} not applied)`,
+        );
       },
       TIMEOUT,
     );

@@ -10,23 +10,25 @@ import {
   type HeadReport,
   type Hello,
   OplogError,
-  type Position,
   type SchemaDifference,
 } from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import { WebSocketServer } from 'ws';
 import { type Applier, type ApplyContext, createApplier } from './applier.js';
+import { CenterLockKeeper } from './center-lock.js';
 import { CredentialStore, type VerifiedCredential } from './credential-store.js';
 import { CredentialWatch } from './credential-watch.js';
-import { loadSources, type StoredSource } from './cursor-store.js';
+import { loadSources, NO_RECORD, type StoredSource } from './cursor-store.js';
 import { checkDashboardAccess, type DashboardOptions, isLoopback } from './dashboard-access.js';
 import { createEdgeServer, type EdgeServer, type TlsFiles } from './edge-server.js';
-import { receiveHeadReport } from './head-report.js';
+import { frameLimitedSocket } from './frame-limit.js';
+import { receiveHeadReport, takeHeadReport } from './head-report.js';
 import { createHttpHandler } from './http-api.js';
 import { loadLagHistory } from './lag-history.js';
 import { LagMonitor } from './lag-monitor.js';
 import { ConsumerMetrics } from './metrics.js';
 import { ConsumerSession, type SessionHost } from './session.js';
+import type { SourceSnapshot } from './source-snapshot.js';
 import { SourceState, type Step } from './source-state.js';
 import { DatabaseSourceStore } from './source-store.js';
 import { useSqliteWal } from './sqlite-wal.js';
@@ -93,6 +95,11 @@ export interface ConsumerOptions {
    * out): a hook to start downstream work on fresh data. It must not throw.
    */
   onApplied?: (source: string, cursor: Cursor) => void;
+  /**
+   * How often the center lock (one consumer per center database, see center-lock.ts) is checked; a consumer that
+   * lost it stops applying and stops. On SQLite the lock is a lease of 6 periods.
+   */
+  lockCheckMs?: number;
   logger?: Logger;
 }
 
@@ -111,35 +118,13 @@ const DEFAULTS = {
   lagSampleMs: 5000,
   lagRetentionMs: 3_600_000,
   sqliteWal: true,
+  lockCheckMs: 5000,
   schemaPolicy: 'refuse' as 'refuse' | 'apply-known',
   poison: 'halt' as 'halt' | 'quarantine',
 };
 
 /** /healthz fails when an apply transaction has been running this long: the apply loop makes no progress. */
 const STALLED_APPLY_MS = 30_000;
-
-/** What the consumer knows of one source right now (for status, metrics and the dashboard). */
-export interface SourceSnapshot {
-  id: string;
-  connected: boolean;
-  incarnation: string | null;
-  cursor: Position;
-  head: Position;
-  lastSeenAt: number | undefined;
-  lastError: SourceState['lastError'];
-  /** Set while a poison change holds the source back. */
-  halted: SourceState['halted'];
-  /** When a second producer of this source was last refused (OPLOG_SOURCE_BUSY). */
-  fencedAt: number | undefined;
-  appliedEntries: number;
-  /** Entries parked in oplog_quarantine since this consumer started (poison: quarantine). */
-  quarantinedEntries: number;
-  /** While the source is being snapshotted: why, and how far (rows staged of the rows counted). */
-  snapshot: { reason: string; rows: number; total: number; percent: number } | undefined;
-  lastResync: SourceState['lastResync'];
-  /** Fields left out under schemaPolicy apply-known. */
-  schemaDifferences: SchemaDifference[];
-}
 
 /**
  * The central side: accepts producer sessions over WebSocket, replays their batches into its own database
@@ -167,6 +152,7 @@ export class Consumer implements Service, SessionHost {
   #accepting = false;
   #closed: Promise<void> | undefined;
   #resolveClosed = () => {};
+  readonly #centerLock: CenterLockKeeper;
   readonly metrics: ConsumerMetrics;
   #monitor: LagMonitor | undefined;
   #assets: Promise<DashboardAssets> | undefined;
@@ -187,6 +173,7 @@ export class Consumer implements Service, SessionHost {
     this.#applier = createApplier(orm, { entities: options.entities, shared: options.sharedEntities });
     this.#store = new DatabaseSourceStore(orm, this.#applier, (source) => this.#contextOf(source));
     this.logger = (options.logger ?? createLogger()).child({ component: 'consumer' });
+    this.#centerLock = new CenterLockKeeper(orm, this.#options.lockCheckMs, (error) => this.#onLockLost(error));
     this.#http = this.#createHttpHandler();
     this.#credentials = new CredentialStore(() => this.#orm.em.getConnection('write'));
     this.#watch = new CredentialWatch(
@@ -201,11 +188,25 @@ export class Consumer implements Service, SessionHost {
   async run(): Promise<void> {
     await this.listen();
     await this.#closed;
+    if (this.#centerLock.lost) throw this.#centerLock.lost;
   }
 
-  /** Loads the cursors and starts listening; resolves once the port is bound. */
+  /**
+   * Takes the center lock (else rejects with OPLOG_CENTER_LOCKED), loads the cursors and starts listening; resolves
+   * once the port is bound.
+   */
   async listen(): Promise<AddressInfo> {
     if (this.#server) return this.address();
+    await this.#centerLock.take();
+    try {
+      return await this.#listen();
+    } catch (error) {
+      await this.#centerLock.release();
+      throw error;
+    }
+  }
+
+  async #listen(): Promise<AddressInfo> {
     if (this.#options.sqliteWal) await useSqliteWal(this.#orm, this.logger);
     this.#stored = await loadSources(this.#orm.em.getConnection());
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
@@ -220,7 +221,12 @@ export class Consumer implements Service, SessionHost {
     this.#assets = buildDashboard();
     this.#assets.catch((error: unknown) => this.logger.error({ err: String(error) }, 'dashboard build failed'));
     const { maxPayload, path } = this.#options;
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false });
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload,
+      perMessageDeflate: false,
+      WebSocket: frameLimitedSocket(maxPayload),
+    });
     const { tls, requestTimeoutMs } = this.#options;
     this.#server = await createEdgeServer((req, res) => this.#onRequest(req, res), { tls, requestTimeoutMs });
     this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head, path));
@@ -251,7 +257,7 @@ export class Consumer implements Service, SessionHost {
       incarnation: s.cursor.incarnation,
       cursor: { seq: s.cursor.seq, epoch: s.cursor.epoch },
       head: s.head,
-      lastSeenAt: s.lastSeenAt,
+      ...s.presence.snapshot(),
       lastError: s.lastError,
       halted: s.halted,
       fencedAt: s.fencedAt,
@@ -271,20 +277,16 @@ export class Consumer implements Service, SessionHost {
   sourceState(id: string, hello: Hello): SourceState {
     let state = this.#sources.get(id);
     if (!state) {
-      const stored = this.#stored.get(id) ?? {
-        cursor: { incarnation: null, seq: 0, epoch: 0, txId: null },
-        covered: [],
-        snapshot: undefined,
-        head: hello.head,
-      };
+      const stored = this.#stored.get(id) ?? { ...NO_RECORD, head: hello.head };
       const { maxBatchEntries, maxEntriesPerSecond } = this.#options;
       state = new SourceState(
         id,
         stored,
         {
-          restart: (step) => this.#store.restart(step),
-          commit: (step) => this.#commit(step),
-          quarantine: (step, error) => this.#store.quarantine(step, error),
+          load: (source) => this.#centerLock.whileLocked(() => this.#store.load(source)),
+          restart: (step) => this.#centerLock.whileLocked(() => this.#store.restart(step)),
+          commit: (step) => this.#centerLock.whileLocked(() => this.#commit(step)),
+          quarantine: (step, error) => this.#centerLock.whileLocked(() => this.#store.quarantine(step, error)),
         },
         { maxBatchEntries, maxEntriesPerSecond, poison: this.#options.poison },
       );
@@ -349,7 +351,13 @@ export class Consumer implements Service, SessionHost {
     this.#wss?.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
+    await this.#centerLock.release();
     this.#resolveClosed();
+  }
+
+  #onLockLost(error: OplogError): void {
+    this.logger.error({ code: error.code, err: error.message }, 'center lock lost: applying nothing more, stopping');
+    void this.stop();
   }
 
   async #commit(step: Step): ReturnType<DatabaseSourceStore['commit']> {
@@ -478,14 +486,10 @@ export class Consumer implements Service, SessionHost {
   }
 
   /** A local app's head, heard while its producer may be down: the lag in changes keeps counting. */
-  #headReported({ source, incarnation, head }: HeadReport): boolean {
-    const state = this.#sources.get(source);
-    if (!state || state.cursor.incarnation !== incarnation) return false;
-    if (head.seq > state.head.seq) {
-      state.head = head;
-      this.#monitor?.nudge();
-    }
-    return true;
+  #headReported(report: HeadReport): boolean {
+    const moved = takeHeadReport(this.#sources.get(report.source), report);
+    if (moved) this.#monitor?.nudge();
+    return moved !== undefined;
   }
 }
 

@@ -6,12 +6,18 @@ import {
   type Hello,
   negotiateVersion,
   OplogError,
+  type Position,
   type ProducerFrame,
   type SessionPlan,
 } from '@oplog/protocol';
 import type { Logger } from '@oplog/runtime';
 import type WebSocket from 'ws';
+import { FRAME_TOO_BIG } from './frame-limit.js';
+import { rememberPosition } from './lag.js';
 import type { BatchOwner, SourceState } from './source-state.js';
+
+/** Batch starts remembered beyond the cursor: about what a producer's window holds in flight. */
+const MAX_RECEIVED = 64;
 
 export interface SessionHost {
   /** The state of a source, created on first contact. */
@@ -48,7 +54,8 @@ export class ConsumerSession implements BatchOwner {
   ) {
     this.#logger = host.logger;
     ws.on('message', (data, isBinary) => this.#onMessage(isBinary ? '' : String(data), (data as Buffer).length));
-    ws.on('pong', () => (this.lastHeardAt = Date.now()));
+    ws.on('pong', () => this.#heard());
+    ws.on(FRAME_TOO_BIG, (error: OplogError) => this.fail(error));
     ws.on('error', (error) => this.#logger.warn({ err: error.message }, 'socket error'));
     ws.on('close', () => this.#onClose());
   }
@@ -68,7 +75,9 @@ export class ConsumerSession implements BatchOwner {
   fail(error: OplogError): void {
     this.host.sessionFailed?.(error.code);
     if (this.#closed) return;
-    this.#logger.warn({ source: this.#source?.id, code: error.code, err: error.message }, 'session refused');
+    // The peer gets the message; the cause (a database error, SQL and all) stays in this log.
+    const cause = error.cause instanceof Error ? error.cause.message : undefined;
+    this.#logger.warn({ source: this.#source?.id, code: error.code, err: error.message, cause }, 'session refused');
     this.#send(encodeFrame(errorFrame(error.code, error.message)));
     this.close(error.closeCode, error.closeReason);
   }
@@ -86,8 +95,20 @@ export class ConsumerSession implements BatchOwner {
     this.ws.terminate();
   }
 
-  #onMessage(data: string, bytes: number): void {
+  /** Any frame or pong is a sign of life, for the silent-peer sweep and for the source's "last seen". */
+  #heard(): void {
     this.lastHeardAt = Date.now();
+    if (this.#source?.session === this) this.#source.presence.lastSeenAt = this.lastHeardAt;
+  }
+
+  /** The producer told its head as it stands now (hello, heartbeat): see PresenceSnapshot.headHeardAt. */
+  #toldHead(source: SourceState, head: Position): void {
+    source.head = head;
+    source.presence.headHeardAt = this.lastHeardAt;
+  }
+
+  #onMessage(data: string, bytes: number): void {
+    this.#heard();
     if (this.#closed) return;
     let frame: ProducerFrame;
     try {
@@ -106,9 +127,7 @@ export class ConsumerSession implements BatchOwner {
         this.#source!.enqueuePage(this, frame.id, frame);
         return;
       case 'heartbeat':
-        this.#source!.head = frame.head;
-        this.#source!.lastSeenAt = this.lastHeardAt;
-        return;
+        return void this.#toldHead(this.#source!, frame.head);
       case 'error':
         this.#logger.warn({ source: this.#source?.id, code: frame.code, err: frame.message }, 'producer reported');
         return;
@@ -141,9 +160,11 @@ export class ConsumerSession implements BatchOwner {
       previous.fail(new OplogError('OPLOG_SESSION_REPLACED', 'a newer session of this source connected'));
     }
     source.session = this;
-    source.head = hello.head;
-    source.lastSeenAt = Date.now();
     this.#source = source;
+    // A new session resends from the cursor; what the last one received may belong to another history.
+    Object.assign(source.presence, { disconnectedAt: undefined, received: [] });
+    this.#heard();
+    this.#toldHead(source, hello.head);
     this.#incarnation = hello.incarnation;
     this.#starting = true;
     void this.#start(source, hello, version);
@@ -182,8 +203,10 @@ export class ConsumerSession implements BatchOwner {
 
   #onBatch(batch: Batch, bytes: number): void {
     const source = this.#source!;
-    const last = batch.entries.at(-1)!;
+    const [first, last] = [batch.entries[0]!, batch.entries.at(-1)!];
     if (last.seq > source.head.seq) source.head = { seq: last.seq, epoch: last.epoch };
+    const { presence } = source;
+    presence.received = rememberPosition(presence.received, first, source.cursor.seq, MAX_RECEIVED);
     source.enqueue(this, batch.id, batch.entries, batch.partial === true, bytes);
   }
 
@@ -192,6 +215,7 @@ export class ConsumerSession implements BatchOwner {
     const source = this.#source;
     if (source?.session === this) {
       source.session = undefined;
+      source.presence.disconnectedAt = Date.now();
       source.forget(this);
       this.#logger.info({ source: source.id }, 'source disconnected');
     }

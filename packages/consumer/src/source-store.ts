@@ -1,7 +1,8 @@
 import { ConstraintViolationException, type EntityManager, type MikroORM, type Transaction } from '@mikro-orm/core';
-import { type Json, type OplogEntry, OplogError, type SnapshotPage, snapshotReady } from '@oplog/protocol';
+import { type Json, type OplogEntry, type OplogError, type SnapshotPage, snapshotReady } from '@oplog/protocol';
 import type { Applier, ApplyContext } from './applier.js';
-import { cursorStatement, saveCursor } from './cursor-store.js';
+import { CursorGuard } from './cursor-guard.js';
+import { diagnosePoison } from './failure-diagnosis.js';
 import { quarantine } from './quarantine.js';
 import { StagingArea, saveSnapshot } from './snapshot-store.js';
 import type { SourceStore, Step } from './source-state.js';
@@ -16,22 +17,37 @@ const SWAP_PAGE = 1000;
  * replaces the source's rows with the staged ones, so a resync is never half visible.
  */
 export class DatabaseSourceStore implements SourceStore {
+  /** Every cursor write below goes through it: none lands over a cursor another consumer wrote since. */
+  readonly #cursors: CursorGuard;
+
   constructor(
     private readonly orm: MikroORM,
     private readonly applier: Applier,
     private readonly contextOf: (source: string) => ApplyContext,
-  ) {}
-
-  async restart(step: Omit<Step, 'entries' | 'bytes' | 'page'>): Promise<void> {
-    await this.#transaction(async (em, trx) => {
-      const connection = em.getConnection('write');
-      await new StagingArea(connection, trx, step.source).clear();
-      await saveSnapshot(connection, trx, step.source, step.snapshot);
-      await saveCursor(connection, trx, step.source, step.cursor, step.covered, step.head);
-    });
+  ) {
+    this.#cursors = new CursorGuard(() => orm.em.getConnection('write'));
   }
 
-  async commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
+  load(source: string): ReturnType<SourceStore['load']> {
+    return this.#cursors.load(source);
+  }
+
+  async restart(step: Omit<Step, 'entries' | 'bytes' | 'page'>): Promise<void> {
+    await this.#cursors.write(step.source, () =>
+      this.#transaction(async (em, trx) => {
+        const connection = em.getConnection('write');
+        await new StagingArea(connection, trx, step.source).clear();
+        await saveSnapshot(connection, trx, step.source, step.snapshot);
+        await this.#cursors.save(connection, trx, step.source, step.cursor, step.covered, step.head);
+      }),
+    );
+  }
+
+  commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
+    return this.#cursors.write(step.source, () => this.#commit(step));
+  }
+
+  async #commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
     try {
       if (step.page || step.snapshot) return await this.#commitWithSnapshot(step);
       await this.#commitStreamed(step);
@@ -45,23 +61,25 @@ export class DatabaseSourceStore implements SourceStore {
       // else the database refuses by its data fails the same way on every retry: poison.
       const context = this.contextOf(step.source);
       const foreign = await this.applier.foreignOwner(this.orm.em.fork(), entries, context);
-      throw foreign ?? OplogError.poisonChange(entries[0]!.seq, entries.at(-1)!.seq, error);
+      throw foreign ?? (await diagnosePoison(this.orm, this.applier, entries, context, error));
     }
   }
 
   async quarantine(step: Step, error: OplogError): Promise<void> {
-    await this.#transaction(async (em, trx) => {
-      const connection = em.getConnection('write');
-      await quarantine(connection, trx, step.source, step.entries, error);
-      await saveCursor(connection, trx, step.source, step.cursor, step.covered, step.head);
-    });
+    await this.#cursors.write(step.source, () =>
+      this.#transaction(async (em, trx) => {
+        const connection = em.getConnection('write');
+        await quarantine(connection, trx, step.source, step.entries, error);
+        await this.#cursors.save(connection, trx, step.source, step.cursor, step.covered, step.head);
+      }),
+    );
   }
 
   /** The common step, log entries with no snapshot running: the data and the cursor, in one trip to the database. */
   async #commitStreamed(step: Step): Promise<void> {
     const { source, entries, cursor, covered, head } = step;
     const data = entries.length > 0 ? this.applier.statements(entries, this.contextOf(source)) : [];
-    await runScript(this.orm, [...data, cursorStatement(source, cursor, covered, head)]);
+    await runScript(this.orm, [...data, this.#cursors.statement(source, cursor, covered, head)]);
   }
 
   async #commitWithSnapshot(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
@@ -81,7 +99,7 @@ export class DatabaseSourceStore implements SourceStore {
         snapshot = undefined;
       }
       if (step.page || snapshot !== step.snapshot) await saveSnapshot(connection, trx, step.source, snapshot);
-      await saveCursor(connection, trx, step.source, step.cursor, covered, step.head);
+      await this.#cursors.save(connection, trx, step.source, step.cursor, covered, step.head);
     });
     return { covered, snapshot };
   }

@@ -77,4 +77,14 @@ describe('OplogError', () => {
     expect(error.closeCode).toBe(1007);
     expect(Buffer.byteLength(error.closeReason)).toBeLessThanOrEqual(123);
   });
+
+  it('gives a peer the class and code of the database error that failed a batch, never its SQL', () => {
+    const sql = `insert into "choice" ("id") values ('x') - SQLITE_BUSY: database is locked`;
+    const cause = Object.assign(new Error(sql), { name: 'LockWaitTimeoutException', code: 'SQLITE_BUSY' });
+    const error = OplogError.applyFailed(cause);
+    expect(error.message).toBe(
+      "batch not applied (LockWaitTimeoutException SQLITE_BUSY); the cause is in the consumer's log",
+    );
+    expect(error.cause).toBe(cause);
+  });
 });

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { checkBatch } from './batch-check.js';
+import { tooDeepAt } from './depth-check.js';
 import { OplogError } from './errors.js';
 import { type ConsumerFrame, consumerFrameSchema, type ProducerFrame, producerFrameSchema } from './frames.js';
 
@@ -24,6 +25,9 @@ function decode<T>(schema: z.ZodType<T>, data: string, batches = false): T {
   } catch (cause) {
     throw OplogError.badJson(cause);
   }
+  // Before anything that may recurse into a value: a hostile one nested thousands deep would overflow the stack.
+  const deep = tooDeepAt(value);
+  if (deep !== undefined) throw OplogError.nestedTooDeep(deep);
   // Batches, the bulk of the traffic, are checked by hand to the same rules (see batch-check.ts).
   if (batches && typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'batch') {
     return checkBatch(value as Record<string, unknown>) as T;

@@ -1,3 +1,5 @@
+import { MAX_FRAME_DEPTH } from './depth-check.js';
+
 /**
  * Every error a peer can see, in one place: a stable code, the WebSocket close code that goes with it,
  * whether retrying can help, what it means and what the operator should do. docs/errors.md is generated from this
@@ -14,7 +16,7 @@ export const ERRORS = {
   OPLOG_BAD_FRAME: {
     close: 1007,
     retryable: false,
-    meaning: 'A frame does not match its schema.',
+    meaning: `A frame does not match its schema, or nests objects and arrays more than ${MAX_FRAME_DEPTH} levels deep (the frame itself is level 1, so a row's value has ${MAX_FRAME_DEPTH - 4} levels of its own).`,
     action:
       'Run the same version of oplog on both sides; if the producer is ours and current, report the frame (the log line has the path of the bad field).',
   },
@@ -40,7 +42,8 @@ export const ERRORS = {
   OPLOG_FRAME_TOO_BIG: {
     close: 1009,
     retryable: false,
-    meaning: 'A frame is larger than the peer accepts.',
+    meaning:
+      'A frame is larger than the peer accepts (its maxPayload): it is not read past its header; the error frame and the close reason give the limit.',
     action:
       "Raise the receiver's maxPayload, or lower the producer's batch.maxBytes; one source transaction must fit in a frame.",
   },
@@ -109,9 +112,10 @@ export const ERRORS = {
   OPLOG_APPLY_FAILED: {
     close: 1011,
     retryable: true,
-    meaning: 'The consumer could not commit a batch; nothing of it was applied.',
+    meaning:
+      "The consumer could not commit a batch; nothing of it was applied. The message gives the error's class and code only: the whole error, SQL included, is in the consumer's log.",
     action:
-      "Look at the consumer's database (disk, locks, connectivity); the batch is retried after the producer's backoff.",
+      "Look at the consumer's log and database (disk, locks, connectivity); the batch is retried after the producer's backoff.",
   },
   OPLOG_PEER_TIMEOUT: {
     close: 1001,
@@ -173,7 +177,7 @@ export const ERRORS = {
     meaning:
       'A source transaction the consumer cannot apply (a constraint violation, a row another source owns). The source halts there, its producer backing off and retrying, until the cause is fixed on the consumer; with poison: quarantine, the transaction is parked in oplog_quarantine and the stream goes on.',
     action:
-      "Fix the cause on the consumer (the message names the constraint), after which the source resumes by itself; or run with poison: quarantine and apply oplog_quarantine's rows by hand.",
+      "Fix the cause on the consumer (the message names the entity, key and constraint of the first change refused; the consumer's log has the database's whole error), after which the source resumes by itself; or run with poison: quarantine and apply oplog_quarantine's rows by hand.",
   },
   OPLOG_CREDENTIAL_REVOKED: {
     close: 1008,
@@ -194,6 +198,22 @@ export const ERRORS = {
       "The consumer's TLS certificate could not be verified (unknown CA, expired, or another host name); it is never sent, only reported locally.",
     action:
       "Give the producer the CA that signed the consumer's certificate (tls.ca), and check the host name and the certificate's dates.",
+  },
+  OPLOG_CENTER_LOCKED: {
+    close: 1011,
+    retryable: true,
+    meaning:
+      'Another consumer holds the center database (one writer per center): this consumer refuses to start, or, having lost its lock while running, stops applying and exits. A producer connected to it reconnects, to whichever consumer holds the center.',
+    action:
+      'Run one consumer per center database: stop the other one (the message names it when known), or point this one at another database. A consumer that lost its lock exits non-zero; let its supervisor restart it.',
+  },
+  OPLOG_CURSOR_CONFLICT: {
+    close: 1011,
+    retryable: true,
+    meaning:
+      "Another consumer wrote this source's cursor since this one read it: the step is refused, nothing of it is applied, and the source's next session starts from the cursor in the database.",
+    action:
+      'None if it is rare (the producer reconnects and resends from the durable cursor). If it repeats, two consumers write one center database: run one (see OPLOG_CENTER_LOCKED).',
   },
 } as const satisfies Record<string, { close: number; retryable: boolean; meaning: string; action: string }>;
 
@@ -232,6 +252,10 @@ export class OplogError extends Error {
 
   static badFrame(detail: string) {
     return new OplogError('OPLOG_BAD_FRAME', detail);
+  }
+
+  static nestedTooDeep(where: string) {
+    return new OplogError('OPLOG_BAD_FRAME', `${where || 'frame'}: nested deeper than ${MAX_FRAME_DEPTH} levels`);
   }
 
   static unknownFrame(type: unknown) {
@@ -285,9 +309,9 @@ export class OplogError extends Error {
     return new OplogError('OPLOG_SCHEMA_MISMATCH', `schema differs: ${problems.slice(0, 3).join('; ')}${more}`);
   }
 
-  static poisonChange(first: number, last: number, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return new OplogError('OPLOG_POISON_CHANGE', `changes ${first}..${last} cannot be applied: ${reason}`, { cause });
+  /** `what`: the change refused and why, as the consumer diagnosed it (entity, key, constraint; never SQL). */
+  static poisonChange(first: number, last: number, what: string, cause: unknown) {
+    return new OplogError('OPLOG_POISON_CHANGE', `${what} (changes ${first}..${last} not applied)`, { cause });
   }
 
   static sourceBusy(source: string) {
@@ -313,9 +337,13 @@ export class OplogError extends Error {
     );
   }
 
+  /** A database error's message quotes the SQL, rows included: the peer gets its class and code, the log the rest. */
   static applyFailed(cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return new OplogError('OPLOG_APPLY_FAILED', `batch not applied: ${reason}`, { cause });
+    const { name, code } = (cause ?? {}) as { name?: unknown; code?: unknown };
+    const kind = `${typeof name === 'string' ? name : 'error'}${typeof code === 'string' || typeof code === 'number' ? ` ${code}` : ''}`;
+    return new OplogError('OPLOG_APPLY_FAILED', `batch not applied (${kind}); the cause is in the consumer's log`, {
+      cause,
+    });
   }
 
   static peerTimeout() {
@@ -353,6 +381,30 @@ export class OplogError extends Error {
 
   static batchTooBig(entries: number, max: number) {
     return new OplogError('OPLOG_BATCH_TOO_BIG', `batch of ${entries} entries; at most ${max} are accepted`);
+  }
+
+  static frameTooBig(maxPayload: number) {
+    return new OplogError('OPLOG_FRAME_TOO_BIG', `frame over ${maxPayload} bytes (maxPayload); not read`);
+  }
+
+  /** `holder`: who holds the center database, as far as it is known (pid, host, since when). */
+  static centerLocked(holder: string | undefined) {
+    return new OplogError(
+      'OPLOG_CENTER_LOCKED',
+      `another consumer holds the center database${holder ? ` (${holder})` : ''}; one consumer per center`,
+    );
+  }
+
+  static centerLockLost(reason: string) {
+    return new OplogError('OPLOG_CENTER_LOCKED', `this consumer lost its lock on the center database: ${reason}`);
+  }
+
+  static cursorConflict(source: string, cause: unknown) {
+    return new OplogError(
+      'OPLOG_CURSOR_CONFLICT',
+      `another consumer wrote the cursor of source ${source} since this one read it; the step was not applied`,
+      { cause },
+    );
   }
 
   static tlsUntrusted(cause: Error & { code?: string }) {
