@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --conditions=@oplog/source --import tsx
 import { consumerEntities, createConsumer } from '@oplog/consumer';
+import { OplogError } from '@oplog/protocol';
 import { ConfigError, createLogger, loadConfig, loadEntities, openOrm, runServices } from '@oplog/runtime';
 import { Command, Option } from 'commander';
 import { consumerConfigSchema } from './config.js';
@@ -75,6 +76,9 @@ withDbFlags(program.command('start', { isDefault: true }))
       logger,
     });
     try {
+      // Before runServices, so that a refusal to start (OPLOG_CENTER_LOCKED: another consumer holds this database)
+      // exits with one line on stderr rather than a log of a failed service.
+      await consumer.listen();
       await runServices([consumer], logger);
     } finally {
       await orm.close();
@@ -87,6 +91,10 @@ program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     console.error(`oplog-consumer: ${error.message}`);
     process.exit(2);
+  }
+  if (error instanceof OplogError) {
+    console.error(`oplog-consumer: ${error.code}: ${error.message}`);
+    process.exit(1);
   }
   console.error(error);
   process.exit(1);

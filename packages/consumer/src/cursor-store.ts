@@ -1,11 +1,11 @@
-import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
+import { type Connection, EntitySchema } from '@mikro-orm/core';
 import type { Cursor, Position, SourceRecord } from '@oplog/protocol';
-import type { SqlStatement } from './sql-script.js';
 import { OplogSourceCredential } from './credential-store.js';
 import { OplogLagSample } from './lag-history.js';
 import { OplogQuarantine } from './quarantine.js';
 import { OplogRowOwner } from './row-owner.js';
-import { loadSnapshots, OplogSnapshotRow, OplogSnapshotState } from './snapshot-store.js';
+import { loadSnapshots, OplogSnapshotRow, OplogSnapshotState, type StoredSnapshot } from './snapshot-store.js';
+import type { SqlStatement } from './sql-script.js';
 
 /** One row per source: what is durably applied, committed in the same transaction as the data. */
 export interface OplogCursorRow {
@@ -19,6 +19,8 @@ export interface OplogCursorRow {
   headSeq: number;
   headEpoch: number;
   updatedAt: number;
+  /** Bumped by every write: a write expects the version it read (see cursor-guard.ts). */
+  version: number;
 }
 
 const TABLE = 'oplog_consumer_cursor';
@@ -36,6 +38,8 @@ export const OplogCursor = new EntitySchema<OplogCursorRow>({
     headSeq: { type: 'bigint', fieldName: 'head_seq' },
     headEpoch: { type: 'bigint', fieldName: 'head_epoch' },
     updatedAt: { type: 'bigint', fieldName: 'updated_at' },
+    // A default, so that updateSchema can add it to the table of a consumer that predates it.
+    version: { type: 'bigint', default: 0 },
   },
 });
 
@@ -66,55 +70,62 @@ interface Row {
   head_seq: number | string;
   head_epoch: number | string;
   updated_at: number | string;
+  version: number | string;
 }
+
+/** What the consumer knows of a source it has never stored anything of. */
+export const NO_RECORD: SourceRecord = {
+  cursor: { incarnation: null, seq: 0, epoch: 0, txId: null },
+  covered: [],
+  snapshot: undefined,
+};
 
 export async function loadSources(connection: Connection): Promise<Map<string, StoredSource>> {
   const rows = await connection.execute<Row[]>(`select * from ${TABLE}`);
   const snapshots = await loadSnapshots(connection);
-  return new Map(
-    rows.map((row: Row) => [
-      row.source,
-      {
-        cursor: {
-          incarnation: row.incarnation,
-          seq: Number(row.seq),
-          epoch: Number(row.epoch),
-          txId: row.tx_id,
-        },
-        covered: JSON.parse(row.entities) as string[],
-        snapshot: snapshots.get(row.source),
-        head: { seq: Number(row.head_seq), epoch: Number(row.head_epoch) },
-        updatedAt: Number(row.updated_at),
-      },
-    ]),
-  );
+  return new Map(rows.map((row: Row) => [row.source, toStored(row, snapshots)]));
 }
 
-export async function saveCursor(
+/** One source's record and the version of its cursor row, read afresh; undefined when it has no row. */
+export async function loadSource(
   connection: Connection,
-  trx: Transaction,
   source: string,
-  cursor: Cursor,
-  covered: readonly string[],
-  head: Position,
-): Promise<void> {
-  const { sql, params } = cursorStatement(source, cursor, covered, head);
-  await connection.execute(sql, params, 'run', trx);
+): Promise<{ stored: StoredSource; version: number } | undefined> {
+  const [row] = await connection.execute<Row[]>(`select * from ${TABLE} where source = ?`, [source]);
+  if (!row) return undefined;
+  return { stored: toStored(row, await loadSnapshots(connection, source)), version: Number(row.version) };
 }
 
-/** The statement that stores a source's cursor, what it covers and its head. */
+function toStored(row: Row, snapshots: Map<string, StoredSnapshot>): StoredSource {
+  return {
+    cursor: { incarnation: row.incarnation, seq: Number(row.seq), epoch: Number(row.epoch), txId: row.tx_id },
+    covered: JSON.parse(row.entities) as string[],
+    snapshot: snapshots.get(row.source),
+    head: { seq: Number(row.head_seq), epoch: Number(row.head_epoch) },
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/**
+ * The statement that stores a source's cursor, what it covers and its head, if the row is still at version
+ * `expected` (null: no row yet). Otherwise it sets the version to null, which NOT NULL refuses: the statement, and
+ * the step's transaction with it, fails without anyone reading a result, so it can close a one-script step.
+ * (`= null` is never true: a writer that expects no row fails on any row.)
+ */
 export function cursorStatement(
   source: string,
   cursor: Cursor,
   covered: readonly string[],
   head: Position,
+  expected: number | null,
   now = Date.now(),
 ): SqlStatement {
   return {
-    sql: `insert into ${TABLE} (source, incarnation, seq, epoch, tx_id, entities, head_seq, head_epoch, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    sql: `insert into ${TABLE} (source, incarnation, seq, epoch, tx_id, entities, head_seq, head_epoch, updated_at, version) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (source) do update set incarnation = excluded.incarnation, seq = excluded.seq, epoch = excluded.epoch,
        tx_id = excluded.tx_id, entities = excluded.entities, head_seq = excluded.head_seq, head_epoch = excluded.head_epoch,
-       updated_at = excluded.updated_at`,
+       updated_at = excluded.updated_at,
+       version = case when ${TABLE}.version = ? then excluded.version else null end`,
     params: [
       source,
       cursor.incarnation,
@@ -125,6 +136,8 @@ export function cursorStatement(
       head.seq,
       head.epoch,
       now,
+      (expected ?? 0) + 1,
+      expected,
     ],
   };
 }

@@ -72,8 +72,11 @@ interface StateRow {
   started_at: number | string;
 }
 
-export async function loadSnapshots(connection: Connection): Promise<Map<string, StoredSnapshot>> {
-  const rows = await connection.execute<StateRow[]>(`select * from ${STATE}`);
+/** Every source's snapshot in progress, or only `source`'s. */
+export async function loadSnapshots(connection: Connection, source?: string): Promise<Map<string, StoredSnapshot>> {
+  const rows = await (source === undefined
+    ? connection.execute<StateRow[]>(`select * from ${STATE}`)
+    : connection.execute<StateRow[]>(`select * from ${STATE} where source = ?`, [source]));
   return new Map(
     rows.map((row: StateRow) => [
       row.source,

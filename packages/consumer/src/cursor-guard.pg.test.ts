@@ -1,0 +1,3 @@
+import { cursorGuardSuite } from './cursor-guard.fixture.js';
+
+cursorGuardSuite('postgresql');

@@ -1,0 +1,3 @@
+import { centerLockSuite } from './suites/center-lock-suite.js';
+
+centerLockSuite('sqlite');
