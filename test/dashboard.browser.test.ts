@@ -213,6 +213,96 @@ describe('the lag dashboard, while the demo streams', () => {
   });
 });
 
+describe('the lag dashboard, when it does not know', () => {
+  let dir: string;
+  let orm: MikroORM;
+  const sockets: WebSocket[] = [];
+
+  afterAll(async () => {
+    for (const ws of sockets) ws.terminate();
+    await orm?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows a source that left as "≥ n" or unknown, never 0, counts none as caught up, and says since when', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'oplog-dash-unknown-'));
+    orm = await openOrm(
+      { driver: 'sqlite', name: join(dir, 'central.sqlite') },
+      { entities: [...pollsEntities, ...consumerEntities] },
+    );
+    await orm.schema.updateSchema({ safe: true });
+    const consumer = createConsumer(orm, { port: 0, auth: 'none', logger: createLogger({ level: 'warn' }) });
+    const { port } = await consumer.listen();
+    // Simulated producers of no entity: the log starts at the hello's head, and a heartbeat can put them behind.
+    const connect = async (id: string, head: number) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/oplog`);
+      sockets.push(ws);
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      const hello = {
+        protocol: { min: PROTOCOL_VERSION, max: PROTOCOL_VERSION },
+        source: id,
+        incarnation: `inc-${id}`,
+      };
+      ws.send(
+        JSON.stringify({ type: 'hello', ...hello, head: { seq: 10, epoch: Date.now() }, oldest: 11, schema: {} }),
+      );
+      await new Promise((resolve) => ws.once('message', resolve)); // the welcome
+      ws.send(JSON.stringify({ type: 'heartbeat', head: { seq: head, epoch: Date.now() }, at: Date.now() }));
+      return ws;
+    };
+    try {
+      const behind = await connect('behind', 15);
+      const idle = await connect('idle', 10);
+      await connect('up', 10);
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.waitForFunction(() => document.querySelectorAll('#sources tr[data-state="live"]').length === 3);
+      // Silent a while after their last frame, then gone: offline since the close, not since the last heartbeat.
+      await sleep(2500);
+      const closedAt = Date.now();
+      for (const ws of [behind, idle]) ws.close();
+      await page.waitForFunction(() => document.querySelectorAll('#sources tr[data-state="offline"]').length === 2);
+      const cells = (id: string) =>
+        page.evaluate((selector) => {
+          const tr = document.querySelector<HTMLElement>(selector)!;
+          const text = (col: string) => tr.querySelector(`[data-col="${col}"]`)!.textContent;
+          return {
+            known: tr.dataset['lagKnown'],
+            changes: text('lag-changes'),
+            ms: text('lag-ms'),
+            state: text('state'),
+          };
+        }, row(id));
+      const left = await cells('behind');
+      expect(left).toMatchObject({ known: 'false', changes: '≥ 5' });
+      expect(await cells('idle')).toMatchObject({ known: 'false', changes: 'unknown', ms: 'unknown' });
+      expect(await cells('up')).toMatchObject({ known: 'true', changes: '0' });
+      // The page's own clock format, for the close and the second around it.
+      const times = await page.evaluate(
+        (at) =>
+          [at - 1000, at, at + 1000].map((t) =>
+            new Date(t).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+          ),
+        closedAt,
+      );
+      expect(left.state).toMatch(/^offline since \d/);
+      expect(times.some((time) => left.state.includes(time))).toBe(true);
+      const summary = await page.evaluate(() => {
+        const element = document.querySelector<HTMLElement>('#summary')!;
+        return { text: element.textContent ?? '', live: element.dataset['live'], unknown: element.dataset['unknown'] };
+      });
+      expect(summary).toMatchObject({ live: '1', unknown: '2' });
+      expect(summary.text).toMatch(/total lag ≥ 5 changes/);
+      expect(summary.text).toMatch(/\(2 unknown\)/);
+      await page.screenshot({ path: `${ARTIFACTS}6-unknown-lag.png` });
+      await page.close();
+    } finally {
+      for (const ws of sockets) ws.terminate();
+      await consumer.stop();
+    }
+  });
+});
+
 describe('the lag dashboard with 1,000 sources', () => {
   const SOURCES = 1000;
   let dir: string;

@@ -127,6 +127,66 @@ describe('Consumer HTTP', () => {
     expect(consumer.sources()[0]?.lastError?.code).toBe('OPLOG_SEQ_GAP');
   });
 
+  it('never reads as caught up when it does not know: exact lag in a catch-up, then a floor once the source left', async () => {
+    type Lag = { state: string; lagChanges: number; lagMs: number; lagKnown: boolean; lastSeenAt: number };
+    const lagOf = async () => {
+      const body = (await (await fetch(`${base}/api/lag`)).json()) as {
+        now: number;
+        sources: (Lag & { offlineSince: number })[];
+      };
+      return { now: body.now, ...body.sources[0]! };
+    };
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // One entry a second: a batch of three waits two seconds in the apply loop, received and not applied.
+    const { base } = await start({ maxEntriesPerSecond: 1 });
+    const ws = await produce(base, 4, [entry(1)]);
+    await sleep(1500);
+    const epoch = Date.now() - 200;
+    const late = [2, 3, 4].map((seq) => ({ ...entry(seq), epoch: epoch + seq }));
+    ws.send(JSON.stringify({ type: 'batch', id: 3, entries: late }));
+    await sleep(300);
+    // The age of entry 2, the oldest not applied, as it is: not the bound from the cursor's change, 1.5 s older.
+    const catchingUp = await lagOf();
+    expect(catchingUp).toMatchObject({ lagChanges: 3, lagKnown: true });
+    expect(Math.abs(catchingUp.lagMs - (catchingUp.now - epoch - 2))).toBeLessThan(250);
+
+    // Last seen is the last frame of any kind, here a batch long after the last heartbeat.
+    await new Promise((resolve) => ws.once('message', resolve)); // the ack of batch 3
+    await sleep(1100);
+    const sentAt = Date.now();
+    ws.send(JSON.stringify({ type: 'batch', id: 4, entries: [entry(5)] }));
+    await new Promise((resolve) => ws.once('message', resolve));
+    expect((await lagOf()).lastSeenAt).toBeGreaterThanOrEqual(sentAt);
+
+    // It leaves behind (head 9, cursor 5): the lag is a floor, not a figure, and /metrics has no sample for it.
+    ws.send(JSON.stringify({ type: 'heartbeat', head: { seq: 9, epoch: Date.now() }, at: Date.now() }));
+    await sleep(1100);
+    const closedAt = Date.now();
+    ws.close();
+    await new Promise((resolve) => ws.once('close', resolve));
+    const away = await lagOf();
+    expect(away).toMatchObject({ state: 'offline', lagChanges: 4, lagKnown: false });
+    // Offline since the connection closed, not since the last frame a second before.
+    expect(away.offlineSince).toBeGreaterThanOrEqual(closedAt);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).not.toMatch(/^oplog_lag_changes\{source="s1"\}/m);
+    expect(metrics).not.toMatch(/^oplog_lag_seconds\{source="s1"\}/m);
+    expect(metric(metrics, 'oplog_source_lag_known', '{source="s1"}')).toBe(0);
+
+    // The local app reports its head: known again, though the producer is still away.
+    const report = { source: 's1', incarnation: 'inc1', head: { seq: 12, epoch: Date.now() } };
+    const posted = await fetch(`${base}/api/head`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(report),
+    });
+    expect(posted.status).toBe(204);
+    expect(await lagOf()).toMatchObject({ state: 'offline', lagChanges: 7, lagKnown: true });
+    const reported = await (await fetch(`${base}/metrics`)).text();
+    expect(metric(reported, 'oplog_lag_changes', '{source="s1"}')).toBe(7);
+    expect(metric(reported, 'oplog_source_lag_known', '{source="s1"}')).toBe(1);
+  });
+
   it('answers /healthz and /readyz, with the database checked', async () => {
     const { base } = await start();
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ ok: true, stalled: [] });

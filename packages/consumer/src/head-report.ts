@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { type HeadReport, headReportSchema } from '@oplog/protocol';
 import type { Verification } from './credential-store.js';
+import type { SourceState } from './source-state.js';
 import type { ANONYMOUS } from './upgrade-auth.js';
 
 /** A report is a few hundred bytes; anything longer is not one. */
@@ -34,4 +35,21 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (body.length > MAX_BODY) throw new Error('too long');
   }
   return body;
+}
+
+/**
+ * Takes a report for a known source of the same incarnation: the head moves on (never back: a report can cross a
+ * batch that went further) and is known again for HEAD_REPORT_TTL_MS (see isHeadKnown). Returns whether the head
+ * moved, or undefined when the report is refused.
+ */
+export function takeHeadReport(
+  state: SourceState | undefined,
+  { incarnation, head }: HeadReport,
+  now = Date.now(),
+): boolean | undefined {
+  if (!state || state.cursor.incarnation !== incarnation) return undefined;
+  Object.assign(state.presence, { headReportedAt: now, headHeardAt: now });
+  if (head.seq <= state.head.seq) return false;
+  state.head = head;
+  return true;
 }

@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { Connection } from '@mikro-orm/core';
 import type { Logger } from '@oplog/runtime';
-import type { SourceSnapshot } from './consumer.js';
 import type { StoredSource } from './cursor-store.js';
 import { pruneLagSamples, saveLagSamples } from './lag-history.js';
 import { LagTracker, type SourceLag } from './lag-tracker.js';
+import type { SourceSnapshot } from './source-snapshot.js';
 
 export interface LagMonitorOptions {
   /** How often the lag of every source is written to `oplog_lag_sample`. */

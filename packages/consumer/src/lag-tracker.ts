@@ -1,23 +1,31 @@
 import type { Position } from '@oplog/protocol';
-import type { SourceSnapshot } from './consumer.js';
 import type { StoredSource } from './cursor-store.js';
-import { type AppliedSample, lagOf, rememberPosition, type SourceStateName, throughput } from './lag.js';
+import { type AppliedSample, isHeadKnown, lagOf, rememberPosition, type SourceStateName, throughput } from './lag.js';
+import type { SourceSnapshot } from './source-snapshot.js';
 
-/** One source as the dashboard, the SSE stream and /metrics show it. */
 /** How long a source shows as fenced after a second producer of it was refused. */
 const FENCED_SHOWN_MS = 30_000;
 
+/** One source as the dashboard, the SSE stream and /metrics show it. */
 export interface SourceLag {
   id: string;
   state: SourceStateName;
   lagChanges: number;
   lagMs: number;
+  /** False while the head is unknown (see isHeadKnown): lagChanges and lagMs are then lower bounds ("≥ n"). */
+  lagKnown: boolean;
+  /** When the head the figures use was told (hello, heartbeat or head report). */
+  headHeardAt: number | null;
   /** Entries applied per second over the last minute. */
   throughput: number;
   cursor: Position;
   head: Position;
+  /** When any frame of the source last arrived. */
   lastSeenAt: number | null;
-  /** When an offline or halted source was last heard; null while connected. */
+  /**
+   * When the connection of an offline or halted source closed; null while connected. For a source not seen since
+   * this consumer started, its last commit (the connection closed later).
+   */
   offlineSince: number | null;
   lastError: { code: string; message: string; at: number } | null;
   /** While snapshotting: why, and how far. */
@@ -30,7 +38,6 @@ interface Memory {
   known: Position[];
   applied: AppliedSample[];
   lastConnectedAt: number | undefined;
-  offlineSince: number | undefined;
   caughtUpAt: number | undefined;
 }
 
@@ -68,6 +75,10 @@ export class LagTracker {
             cursor: { seq: stored.cursor.seq, epoch: stored.cursor.epoch },
             head: stored.head,
             lastSeenAt: stored.updatedAt,
+            headHeardAt: undefined,
+            headReportedAt: undefined,
+            disconnectedAt: undefined,
+            received: [],
             lastError: undefined,
             halted: undefined,
             fencedAt: undefined,
@@ -87,19 +98,14 @@ export class LagTracker {
   #observeOne(snapshot: SourceSnapshot, now: number): SourceLag {
     let memory = this.#memory.get(snapshot.id);
     if (!memory) {
-      memory = { known: [], applied: [], lastConnectedAt: undefined, offlineSince: undefined, caughtUpAt: undefined };
+      memory = { known: [], applied: [], lastConnectedAt: undefined, caughtUpAt: undefined };
       this.#memory.set(snapshot.id, memory);
     }
-    if (snapshot.connected) {
-      memory.lastConnectedAt = now;
-      memory.offlineSince = undefined;
-      // The head was heard at lastSeenAt (or later, from a batch): nothing beyond the cursor existed then.
-      if (snapshot.head.seq <= snapshot.cursor.seq) {
-        memory.caughtUpAt = Math.max(memory.caughtUpAt ?? 0, snapshot.lastSeenAt ?? now);
-      }
-    } else {
-      // The last frame heard is when it went away: closer than the moment this tracker noticed.
-      memory.offlineSince ??= snapshot.lastSeenAt ?? now;
+    const headKnown = isHeadKnown(snapshot.connected, snapshot.headReportedAt, now);
+    if (snapshot.connected) memory.lastConnectedAt = now;
+    // The head was told at headHeardAt (a later batch only moved it on): nothing beyond the cursor existed then.
+    if (headKnown && snapshot.head.seq <= snapshot.cursor.seq && snapshot.headHeardAt !== undefined) {
+      memory.caughtUpAt = Math.max(memory.caughtUpAt ?? 0, snapshot.headHeardAt);
     }
     memory.known = rememberPosition(memory.known, snapshot.head, snapshot.cursor.seq);
     const lastSample = memory.applied.at(-1);
@@ -112,13 +118,14 @@ export class LagTracker {
     const lag = lagOf(
       {
         connected: snapshot.connected,
+        headKnown,
         snapshotting: snapshot.snapshot !== undefined,
         halted: snapshot.halted !== undefined,
         fenced: snapshot.fencedAt !== undefined && now - snapshot.fencedAt < FENCED_SHOWN_MS,
         cursor: snapshot.cursor,
         head: snapshot.head,
         lastError: snapshot.lastError,
-        known: memory.known,
+        known: [...memory.known, ...snapshot.received],
         lastConnectedAt: memory.lastConnectedAt,
         caughtUpAt: memory.caughtUpAt,
       },
@@ -129,11 +136,13 @@ export class LagTracker {
       state: lag.state,
       lagChanges: lag.changes,
       lagMs: lag.ms,
+      lagKnown: lag.known,
+      headHeardAt: snapshot.headHeardAt ?? null,
       throughput: round(throughput(memory.applied, now, THROUGHPUT_WINDOW_MS)),
       cursor: snapshot.cursor,
       head: snapshot.head,
       lastSeenAt: snapshot.lastSeenAt ?? null,
-      offlineSince: snapshot.connected ? null : (memory.offlineSince ?? null),
+      offlineSince: snapshot.connected ? null : (snapshot.disconnectedAt ?? snapshot.lastSeenAt ?? null),
       lastError: snapshot.halted ?? snapshot.lastError ?? null,
       snapshot: snapshot.snapshot ?? null,
       lastResync: snapshot.lastResync ?? null,

@@ -1,9 +1,21 @@
+import { HEAD_REPORT_TTL_MS } from '@oplog/protocol';
 import { describe, expect, it } from 'vitest';
-import { classify, type LagInput, LIVE_LAG_MS, lagChanges, lagMs, lagOf, rememberPosition, throughput } from './lag.js';
+import {
+  classify,
+  isHeadKnown,
+  type LagInput,
+  LIVE_LAG_MS,
+  lagChanges,
+  lagMs,
+  lagOf,
+  rememberPosition,
+  throughput,
+} from './lag.js';
 
 const NOW = 1_000_000;
 const input = (over: Partial<LagInput>): LagInput => ({
   connected: true,
+  headKnown: over.connected ?? true,
   cursor: { seq: 10, epoch: NOW - 60_000 },
   head: { seq: 10, epoch: NOW - 60_000 },
   lastError: undefined,
@@ -52,8 +64,52 @@ describe('lagMs', () => {
     expect(lagMs(away, NOW)).toBe(8000);
   });
 
+  it('is the age of the first received, unapplied entry during a catch-up, not the bound from the cursor', () => {
+    // The cursor's change is 10 minutes old; the batch after it arrived and waits: its first change is 5 minutes old.
+    const behind = input({
+      cursor: { seq: 10, epoch: NOW - 600_000 },
+      head: { seq: 5000, epoch: NOW - 100 },
+      known: [{ seq: 11, epoch: NOW - 300_000 }],
+      caughtUpAt: NOW - 700_000,
+    });
+    expect(lagMs(behind, NOW)).toBe(300_000);
+    // Before that batch arrives, the cursor's epoch bounds it from above: never less than the truth.
+    expect(lagMs({ ...behind, known: [] }, NOW)).toBe(600_000);
+  });
+
+  it('reports the upper bound for an offline source whose head a fresh report vouches for', () => {
+    const reported = input({
+      connected: false,
+      headKnown: true,
+      cursor: { seq: 10, epoch: NOW - 600_000 },
+      head: { seq: 20, epoch: NOW - 1000 },
+    });
+    expect(lagMs(reported, NOW)).toBe(600_000);
+    expect(lagMs({ ...reported, headKnown: false }, NOW)).toBe(1000);
+  });
+
   it("never goes negative when the source's clock runs ahead", () => {
     expect(lagMs(input({ connected: false, head: { seq: 11, epoch: NOW + 5000 } }), NOW)).toBe(0);
+  });
+});
+
+describe('isHeadKnown', () => {
+  it('knows the head while connected, or while a head report is younger than HEAD_REPORT_TTL_MS', () => {
+    expect(isHeadKnown(true, undefined, NOW)).toBe(true);
+    expect(isHeadKnown(false, undefined, NOW)).toBe(false);
+    expect(isHeadKnown(false, NOW - HEAD_REPORT_TTL_MS + 1, NOW)).toBe(true);
+    expect(isHeadKnown(false, NOW - HEAD_REPORT_TTL_MS, NOW)).toBe(false);
+  });
+});
+
+describe('lagOf', () => {
+  it('never reads an offline source with an unknown head as caught up', () => {
+    // It left caught up: the last head heard is the cursor, so the floor is 0, and only a floor.
+    const away = input({ connected: false, headKnown: false });
+    expect(lagOf(away, NOW)).toEqual({ state: 'offline', changes: 0, ms: 0, known: false });
+    const behind = input({ connected: false, headKnown: false, head: { seq: 14, epoch: NOW - 2000 } });
+    expect(lagOf(behind, NOW)).toMatchObject({ state: 'offline', changes: 4, known: false });
+    expect(lagOf(input({}), NOW).known).toBe(true);
   });
 });
 
@@ -80,7 +136,7 @@ describe('classify', () => {
   });
 
   it('lets an idle source be live with lag 0', () => {
-    expect(lagOf(input({}), NOW)).toEqual({ state: 'live', changes: 0, ms: 0 });
+    expect(lagOf(input({}), NOW)).toEqual({ state: 'live', changes: 0, ms: 0, known: true });
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Position } from '@oplog/protocol';
+import { HEAD_REPORT_TTL_MS, type Position } from '@oplog/protocol';
 
 /**
  * How a source is doing, as the dashboard and /metrics show it. Each state has one rule in `classify`, checked in
@@ -10,9 +10,21 @@ export type SourceStateName = (typeof SOURCE_STATES)[number];
 /** A connected source whose oldest unapplied change is younger than this is live; older, it is catching up. */
 export const LIVE_LAG_MS = 5000;
 
+/**
+ * Whether the consumer knows a source's head now, and so its lag: while a session of it is open (the producer's
+ * hello, heartbeats and batches keep the head current), or while the local app's last head report (POST /api/head)
+ * is younger than HEAD_REPORT_TTL_MS. Otherwise the last head heard is only a lower bound: the source may have
+ * written since, and its lag is shown as "≥ n", never as a plain figure and never as caught up.
+ */
+export function isHeadKnown(connected: boolean, headReportedAt: number | undefined, now: number): boolean {
+  return connected || (headReportedAt !== undefined && now - headReportedAt < HEAD_REPORT_TTL_MS);
+}
+
 /** What the lag model reads about one source (a `SourceSnapshot` plus what the tracker remembered). */
 export interface LagInput {
   connected: boolean;
+  /** See `isHeadKnown`: when false, `head` is a lower bound and so is every lag figure. */
+  headKnown: boolean;
   /** A snapshot of the source is in progress: its rows are not complete here yet. */
   snapshotting?: boolean;
   /** A poison change holds the source back, connected or not. */
@@ -22,11 +34,14 @@ export interface LagInput {
   cursor: Position;
   head: Position;
   lastError: { code: string; message: string; at: number } | undefined;
-  /** Positions of the source's log seen beyond the cursor (heads, batch ends): where the unapplied part starts. */
+  /**
+   * Positions of the source's log seen beyond the cursor (heads, batch ends, and the first entry of every batch
+   * received): where the unapplied part starts.
+   */
   known: readonly Position[];
   /** When the source was last seen connected; an error older than that did not end the current absence. */
   lastConnectedAt?: number;
-  /** When the source last reported a head no further than the cursor: every later change was written after it. */
+  /** When the source last told a head no further than the cursor: every later change was written after it. */
   caughtUpAt?: number;
 }
 
@@ -36,6 +51,8 @@ export interface Lag {
   changes: number;
   /** Now minus the commit time of the oldest change not yet applied, estimated by `lagMs`; 0 when caught up. */
   ms: number;
+  /** False when the head is not known (see `isHeadKnown`): `changes` and `ms` are then lower bounds. */
+  known: boolean;
 }
 
 /** head − cursor, never negative (a head heard before a newer commit can trail the cursor for a moment). */
@@ -44,18 +61,18 @@ export function lagChanges(cursor: Position, head: Position): number {
 }
 
 /**
- * Now minus the commit time of the oldest change not yet applied (the entry at cursor + 1), which the consumer
- * has not seen yet. It is bounded from both sides, using that epochs grow with seq:
- * - from below by the earliest position heard beyond the cursor (hello, heartbeat, batch end): that entry is at
- *   or after cursor + 1, so it is no older. Exact when it is cursor + 1; while connected and idle, a new change is
- *   heard within a heartbeat, so this is close. But after an outage the only position heard is the new head.
+ * Now minus the commit time (`epoch`) of the oldest change not yet applied: the entry at cursor + 1. Exact when
+ * that entry's position is known, which is the rule during a catch-up: every batch received records its first
+ * entry, so once the batch after the cursor has arrived (queued, being applied, or a part of an open transaction)
+ * its epoch is read as is. Before it arrives, the age is bounded from both sides, using that epochs grow with seq:
+ * - from below by the earliest position heard beyond the cursor (hello, heartbeat, batch): that entry is at or
+ *   after cursor + 1, so it is no older. While connected and idle, a new change is heard within a heartbeat.
  * - from above by the cursor's own epoch (cursor + 1 is no older than the cursor), and by `caughtUpAt`, when the
- *   source last reported a head no further than the cursor (everything beyond was written after it). During a
- *   catch-up the cursor's epoch moves through the backlog, so this bound follows the real lag closely.
+ *   source last told a head no further than the cursor (everything beyond was written after it).
  *
- * A connected source reports the upper bound (the safe answer to "am I caught up?"; it overshoots by at most the
- * pause between the cursor's change and the next one). A disconnected one reports the lower bound: it may have
- * written nothing since it left, and "offline since" says how long it has been away.
+ * With the head known (`isHeadKnown`) the upper bound is reported: the safe answer to "am I caught up?", too high
+ * by at most the pause between the cursor's change and the next one. Without it, the lower bound (often 0): the
+ * source may have written nothing since it left, or much; `Lag.known` says the figure is a floor.
  */
 export function lagMs(input: Omit<LagInput, 'lastError'>, now: number): number {
   const { cursor, head } = input;
@@ -65,7 +82,7 @@ export function lagMs(input: Omit<LagInput, 'lastError'>, now: number): number {
   // Clocks of the two hosts differ; a negative age would only mean the source's clock runs ahead.
   const low = Math.max(0, now - earliest.epoch);
   const floor = Math.max(cursor.epoch, input.caughtUpAt ?? 0);
-  if (!input.connected || floor === 0 || earliest.seq === cursor.seq + 1) return low;
+  if (!input.headKnown || floor === 0 || earliest.seq === cursor.seq + 1) return low;
   return Math.max(low, now - floor);
 }
 
@@ -86,14 +103,19 @@ export function classify(
 
 export function lagOf(input: LagInput, now: number): Lag {
   const ms = lagMs(input, now);
-  return { state: classify(input, ms), changes: lagChanges(input.cursor, input.head), ms };
+  return { state: classify(input, ms), changes: lagChanges(input.cursor, input.head), ms, known: input.headKnown };
 }
 
 /**
  * Adds a position heard from the source to `known` (sorted by seq, only beyond the cursor) and keeps at most `max`
  * of them: the earliest always stays, since it is the one the estimate reads; the others are thinned from the middle.
  */
-export function rememberPosition(known: Position[], position: Position, cursorSeq: number, max = 16): Position[] {
+export function rememberPosition(
+  known: readonly Position[],
+  position: Position,
+  cursorSeq: number,
+  max = 16,
+): Position[] {
   const kept = known.filter((p) => p.seq > cursorSeq && p.seq !== position.seq);
   if (position.seq > cursorSeq) kept.push(position);
   kept.sort((a, b) => a.seq - b.seq);

@@ -54,24 +54,36 @@ export class ConsumerMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    // A source whose head is unknown has no lag sample at all, rather than a floor that could read 0 (caught up):
+    // oplog_source_lag_known says which sources that is.
     const lagSeconds = new Gauge({
       name: 'oplog_lag_seconds',
-      help: 'Now minus the commit time of the oldest change not yet applied (0 when caught up).',
+      help: 'Now minus the commit time of the oldest change not yet applied (0 when caught up; absent when unknown).',
       labelNames: ['source'],
       registers,
       collect() {
         lagSeconds.reset();
-        for (const lag of lags()) lagSeconds.set({ source: lag.id }, lag.lagMs / 1000);
+        for (const lag of lags()) if (lag.lagKnown) lagSeconds.set({ source: lag.id }, lag.lagMs / 1000);
       },
     });
     const lagChanges = new Gauge({
       name: 'oplog_lag_changes',
-      help: "The source's last heard head seq minus the durable cursor seq.",
+      help: "The source's head seq minus the durable cursor seq (absent when the head is unknown).",
       labelNames: ['source'],
       registers,
       collect() {
         lagChanges.reset();
-        for (const lag of lags()) lagChanges.set({ source: lag.id }, lag.lagChanges);
+        for (const lag of lags()) if (lag.lagKnown) lagChanges.set({ source: lag.id }, lag.lagChanges);
+      },
+    });
+    const lagKnown = new Gauge({
+      name: 'oplog_source_lag_known',
+      help: "1 when the source's head is known (a session is open, or a head report is fresh), else 0: no lag sample.",
+      labelNames: ['source'],
+      registers,
+      collect() {
+        lagKnown.reset();
+        for (const lag of lags()) lagKnown.set({ source: lag.id }, lag.lagKnown ? 1 : 0);
       },
     });
     const connected = new Gauge({

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { MikroORM } from '@mikro-orm/core';
 import { readSourceHead } from '@oplog/capture';
-import { type HeadReport, parseSourceToken } from '@oplog/protocol';
+import { HEAD_REPORT_TTL_MS, type HeadReport, parseSourceToken } from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 
 export interface HeadReporterOptions {
@@ -17,7 +17,7 @@ export interface HeadReporterOptions {
 
 /**
  * Runs in the local app, next to a sidecar producer: reports the outbox head to the consumer about once a second
- * while it moves. A producer that is down reports nothing, so without this the consumer could not tell how far
+ * while it moves, and at a third of HEAD_REPORT_TTL_MS while it does not (the consumer forgets an older report). A producer that is down reports nothing, so without this the consumer could not tell how far
  * behind the source falls during the outage. Best effort: a report that fails is only logged at debug level.
  */
 export class HeadReporter implements Service {
@@ -26,6 +26,7 @@ export class HeadReporter implements Service {
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #sent = -1;
+  #sentAt = 0;
   #stopped: Promise<void> | undefined;
   #stop = () => {};
 
@@ -59,7 +60,7 @@ export class HeadReporter implements Service {
 
   async #report(): Promise<void> {
     const head = await readSourceHead(this.orm.em.getConnection());
-    if (!head || head.seq === this.#sent) return;
+    if (!head || (head.seq === this.#sent && Date.now() - this.#sentAt < HEAD_REPORT_TTL_MS / 3)) return;
     const { token } = this.options;
     const report: HeadReport = {
       source: token ? parseSourceToken(token).sourceId : head.sourceId,
@@ -68,6 +69,7 @@ export class HeadReporter implements Service {
     };
     await this.#post(JSON.stringify(report));
     this.#sent = head.seq;
+    this.#sentAt = Date.now();
   }
 
   #post(body: string): Promise<void> {

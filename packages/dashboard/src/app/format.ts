@@ -26,6 +26,12 @@ export function ago(at: number | null, now: number): string {
   return ms < 1500 ? 'just now' : `${duration(ms)} ago`;
 }
 
+/** A lag figure: as is when known, else as a floor ("≥ n"), and "unknown" when the floor is 0. */
+export function atLeast(known: boolean, value: number, text: string): string {
+  if (known) return text;
+  return value > 0 ? `≥ ${text}` : 'unknown';
+}
+
 export const rate = (perSecond: number): string => (perSecond > 0 ? `${decimal.format(perSecond)}/s` : '–');
 
 export function clock(at: number): string {

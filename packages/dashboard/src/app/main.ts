@@ -69,6 +69,7 @@ function render(message: LagMessage): void {
   summary.dataset['live'] = String(s.live);
   summary.dataset['offline'] = String(s.offline);
   summary.dataset['halted'] = String(s.halted);
+  summary.dataset['unknown'] = String(s.unknown);
   const point = pointOf(message);
   if (point) chart.append(point);
 }

@@ -1,4 +1,4 @@
-import { ago, clock, count, duration, rate } from './format.js';
+import { ago, atLeast, clock, count, duration, rate } from './format.js';
 import type { SourceLag } from './types.js';
 
 export type SortKey = 'id' | 'state' | 'lagChanges' | 'lagMs' | 'throughput' | 'lastSeenAt' | 'error';
@@ -120,15 +120,15 @@ export class SourceTable {
     const { lag, tr } = row;
     const now = this.#now;
     if (tr.dataset['state'] !== lag.state) tr.dataset['state'] = lag.state;
+    const known = String(lag.lagKnown);
+    if (tr.dataset['lagKnown'] !== known) tr.dataset['lagKnown'] = known;
     this.#set(row, 'id', lag.id);
     this.#set(row, 'state', stateText(lag, now));
-    // The dashboard only hears a dead producer's head when it comes back: say that the count may be higher.
-    this.#set(
-      row,
-      'lag-changes',
-      `${lag.state === 'offline' && lag.lagChanges > 0 ? '≥ ' : ''}${count(lag.lagChanges)}`,
-    );
-    this.#set(row, 'lag-ms', duration(lag.lagMs));
+    // Without a session or a fresh head report the source may have written since: the figures are floors.
+    this.#set(row, 'lag-changes', atLeast(lag.lagKnown, lag.lagChanges, count(lag.lagChanges)));
+    this.#set(row, 'lag-ms', atLeast(lag.lagKnown, lag.lagMs, duration(lag.lagMs)));
+    const why = lag.lagKnown ? '' : `head unknown: last told ${ago(lag.headHeardAt, now)}; it may have moved since`;
+    for (const cell of [row.cells['lag-changes'], row.cells['lag-ms']]) if (cell.title !== why) cell.title = why;
     this.#set(row, 'throughput', rate(lag.throughput));
     this.#set(row, 'last-seen', ago(lag.lastSeenAt, now));
     this.#set(row, 'error', lag.lastError ? `${lag.lastError.code} (${ago(lag.lastError.at, now)})` : '');
@@ -167,11 +167,9 @@ export class SourceTable {
 export function stateText(lag: SourceLag, now: number): string {
   switch (lag.state) {
     case 'offline':
-      return lag.offlineSince === null
-        ? 'offline'
-        : `offline since ${clock(lag.offlineSince)} (${duration(now - lag.offlineSince)})`;
+      return `offline${since(lag, now)}`;
     case 'halted':
-      return `halted: ${lag.lastError?.code ?? 'error'}`;
+      return `halted: ${lag.lastError?.code ?? 'error'}${lag.offlineSince === null ? '' : `, offline${since(lag, now)}`}`;
     case 'catching-up':
       return 'catching up';
     case 'fenced':
@@ -182,6 +180,9 @@ export function stateText(lag: SourceLag, now: number): string {
       return lag.state;
   }
 }
+
+const since = (lag: SourceLag, now: number): string =>
+  lag.offlineSince === null ? '' : ` since ${clock(lag.offlineSince)} (${duration(now - lag.offlineSince)})`;
 
 function matches(lag: SourceLag, filter: string): boolean {
   return (
