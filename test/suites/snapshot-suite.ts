@@ -134,6 +134,66 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
     );
 
     it(
+      'converges exactly on a source restored from a backup taken before its first sync, that then wrote more than it lost',
+      async () => {
+        const h = await setUp();
+        await h.scenario();
+        await h.loadResult(h.load(20));
+        await h.backupSource();
+        await h.loadResult(h.load(60));
+        // The first sync is a snapshot (the app wrote before its producer ever connected); nothing streams after it,
+        // so the cursor is the snapshot's own.
+        const consumer = await h.startConsumer();
+        let producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
+        const synced = (await waitForConvergence(h)).cursor;
+        await waitForLogs(consumer.process, snapshotStarted('new-source'), 1);
+        await stop(producer);
+
+        await h.restoreSource();
+        await h.loadResult(h.load(150));
+        expect(await h.head(), 'the restored history passes the snapshot cursor').toBeGreaterThan(synced);
+        producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
+        await waitForConvergence(h);
+        await waitForLogs(producer, lostWith('OPLOG_SOURCE_REWOUND'), 1);
+        await waitForLogs(consumer.process, snapshotStarted('new-incarnation'), 1);
+      },
+      TIMEOUT,
+    );
+
+    it(
+      'converges exactly on a source restored to before a history-trimmed snapshot, that then wrote more than it lost',
+      async () => {
+        const h = await setUp();
+        await h.scenario();
+        let consumer = await h.startConsumer();
+        let producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
+        await waitForConvergence(h);
+        await consumer.process.kill('SIGKILL');
+        await h.loadResult(h.load(100));
+        await stop(producer);
+        await h.backupSource();
+        await h.loadResult(h.load(100));
+        // The outbox lost entries the consumer never applied: the next session resnapshots (history-trimmed).
+        const orm = await h.sourceOrm();
+        await orm.em.getConnection().execute('delete from oplog_entry where seq <= ?', [(await h.head()) - 50], 'run');
+        consumer = await h.startConsumer();
+        producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
+        const synced = (await waitForConvergence(h)).cursor;
+        await waitForLogs(consumer.process, snapshotStarted('history-trimmed'), 1);
+        await stop(producer);
+
+        await h.restoreSource();
+        await h.loadResult(h.load(250));
+        expect(await h.head(), 'the restored history passes the snapshot cursor').toBeGreaterThan(synced);
+        producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
+        await waitForConvergence(h);
+        await waitForLogs(producer, lostWith('OPLOG_SOURCE_REWOUND'), 1);
+        await waitForLogs(consumer.process, snapshotStarted('new-incarnation'), 1);
+      },
+      TIMEOUT,
+    );
+
+    it(
       'snapshots a source whose outbox no longer reaches back to the cursor, instead of looping on a gap',
       async () => {
         const h = await setUp();

@@ -28,6 +28,7 @@ export interface SourceStatus {
   snapshot?: { reason: string; rows: number; total: number; percent: number };
   lastResync?: { reason: string; at: number };
   lastError?: { code: string; message: string; at: number };
+  halted?: { code: string; message: string; at: number };
 }
 
 /** Where the two sides stand: the source's head, the consumer's durable cursor and both copies' checksums. */

@@ -8,7 +8,7 @@ import {
   schemaFingerprint,
   uncapturedCascades,
 } from '@oplog/capture';
-import { OplogError, parseSourceToken, type SchemaFingerprint } from '@oplog/protocol';
+import { OplogError, parseSourceToken, type SchemaFingerprint, trimPoint } from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { openConnection } from './connection.js';
@@ -33,7 +33,7 @@ export interface ProducerOptions {
   peerTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   backoff?: Partial<BackoffOptions>;
-  /** Acked entries kept in the outbox before they are trimmed (0: trim everything acked). */
+  /** Acked entries kept in the outbox before they are trimmed (at least 1: the last acked entry always stays). */
   retainAcked?: number;
   /** The fallback poll for new commits; a commit is normally noticed at once (see watchCommits). */
   pollMs?: number;
@@ -237,7 +237,7 @@ export class Producer implements Service {
    */
   #scheduleTrim(): void {
     if (this.#trimTimer || this.#trimming || this.#stopped) return;
-    if (this.#status.ackedSeq - this.#options.retainAcked <= this.#trimmedUpTo) return;
+    if (this.#trimPoint() <= this.#trimmedUpTo) return;
     const wait = Math.max(0, this.#lastTrimAt + TRIM_EVERY_MS - Date.now());
     this.#trimTimer = setTimeout(() => {
       this.#trimTimer = undefined;
@@ -249,8 +249,12 @@ export class Producer implements Service {
     this.#trimTimer.unref();
   }
 
+  #trimPoint(): number {
+    return trimPoint(this.#status.ackedSeq, this.#options.retainAcked);
+  }
+
   async #trim(): Promise<void> {
-    const upTo = this.#status.ackedSeq - this.#options.retainAcked;
+    const upTo = this.#trimPoint();
     try {
       await this.#reader.trim(upTo);
       this.#trimmedUpTo = upTo;

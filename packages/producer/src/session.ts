@@ -155,6 +155,7 @@ export class ProducerSession {
   async #hello(): Promise<void> {
     const head = (await this.reader.head()) ?? this.source;
     const oldest = (await this.reader.oldestSeq()) ?? head.seq + 1;
+    const headTxId = head.seq > 0 ? ((await this.reader.txIdAt(head.seq)) ?? null) : null;
     this.events.onHead(head.seq);
     this.#send(
       encodeFrame({
@@ -163,6 +164,7 @@ export class ProducerSession {
         source: this.source.sourceId,
         incarnation: this.source.incarnation,
         head: { seq: head.seq, epoch: head.epoch },
+        headTxId,
         oldest,
         schema: this.schema,
       }),

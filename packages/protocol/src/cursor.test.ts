@@ -65,10 +65,14 @@ describe('advanceCursor', () => {
 describe('continuesCursor', () => {
   const cursor = { seq: 10, txId: 't10' };
 
-  it('holds when the entry at the cursor is the applied one, or was trimmed (so acked by this history)', () => {
+  it('holds when the entry at the cursor is the applied one, or nothing was applied', () => {
     expect(continuesCursor(cursor, { seq: 12 }, 't10')).toBe(true);
-    expect(continuesCursor(cursor, { seq: 10 }, undefined)).toBe(true);
-    expect(continuesCursor({ seq: 10, txId: null }, { seq: 10 }, 'other')).toBe(true);
+    expect(continuesCursor({ seq: 0, txId: null }, { seq: 3 }, undefined)).toBe(true);
+  });
+
+  it('fails without a proof: the entry at the cursor is gone, or the cursor does not know its transaction', () => {
+    expect(continuesCursor(cursor, { seq: 10 }, undefined)).toBe(false);
+    expect(continuesCursor({ seq: 10, txId: null }, { seq: 10 }, 'other')).toBe(false);
   });
 
   it('fails for a head behind the cursor, or another transaction at its seq (a restored backup)', () => {

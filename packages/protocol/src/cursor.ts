@@ -42,10 +42,21 @@ export function advanceCursor(cursor: Cursor, incarnation: string, entries: read
 }
 
 /**
+ * The seq up to which a producer may trim its outbox once `ackedSeq` is acked. The last acked entry always stays: its
+ * transaction is what shows, at the next welcome or in a snapshot's cursor (hello.headTxId), that the log still
+ * continues what the consumer applied and is not a history restored from a backup.
+ */
+export function trimPoint(ackedSeq: number, retainAcked: number): number {
+  return ackedSeq - Math.max(1, retainAcked);
+}
+
+/**
  * Whether the source's log continues what the consumer applied (checked by the producer on welcome). A source
  * restored from a backup has the same incarnation but another history: its head is behind the cursor, or the
- * entry at the cursor's seq belongs to another transaction. `txIdAtCursor` is undefined when that entry is no
- * longer in the outbox: only acked entries are trimmed, so it was acked by this very history.
+ * entry at the cursor's seq belongs to another transaction. Only a proof counts: when that entry is gone
+ * (`txIdAtCursor` undefined) or the cursor does not know its transaction (a snapshot cursor from before protocol 3),
+ * the answer is no, and the source is resnapshotted once. Trimming keeps the last acked entry (see trimPoint), so a
+ * source and center that were never restored always have the proof.
  */
 export function continuesCursor(
   cursor: Pick<Cursor, 'seq' | 'txId'>,
@@ -53,5 +64,5 @@ export function continuesCursor(
   txIdAtCursor: string | undefined,
 ): boolean {
   if (cursor.seq > head.seq) return false;
-  return cursor.txId === null || txIdAtCursor === undefined || txIdAtCursor === cursor.txId;
+  return cursor.seq === 0 || (cursor.txId !== null && txIdAtCursor === cursor.txId);
 }

@@ -27,6 +27,12 @@ export const helloSchema = z.strictObject({
   source: name,
   incarnation: name,
   head: positionSchema,
+  /**
+   * The transaction of the entry at `head` (null for an empty log). A snapshot's cursor stores it, so that a source
+   * later restored from a backup is told apart from the history the snapshot was taken of (protocol 3; optional so
+   * that a producer of protocol 2 is still heard).
+   */
+  headTxId: name.nullable().optional(),
   /** The oldest seq the outbox still holds (head + 1 when it is empty): older ones were trimmed. */
   oldest: z.number().int().positive(),
   schema: schemaFingerprintSchema,
@@ -106,6 +112,12 @@ export const headReportSchema = z.strictObject({
   head: positionSchema,
 });
 export type HeadReport = z.infer<typeof headReportSchema>;
+
+/**
+ * How long the consumer trusts a head report when no session of the source is open; past it, the head (and the lag)
+ * is unknown. The reporter repeats an unchanged head at a third of this, so an idle app stays known.
+ */
+export const HEAD_REPORT_TTL_MS = 15_000;
 
 /** Either direction, just before closing. */
 export const errorSchema = z.strictObject({

@@ -1,5 +1,6 @@
 export { decodeConsumerFrame, decodeProducerFrame, encodeFrame } from './codec.js';
-export { admitBatch, advanceCursor, type Cursor, continuesCursor } from './cursor.js';
+export { admitBatch, advanceCursor, type Cursor, continuesCursor, trimPoint } from './cursor.js';
+export { MAX_FRAME_DEPTH } from './depth-check.js';
 export { type Json, OPS, type Op, type OplogEntry, oplogEntrySchema } from './entry.js';
 export { errorDocs } from './error-docs.js';
 export { ERRORS, type ErrorCode, isErrorCode, OplogError } from './errors.js';

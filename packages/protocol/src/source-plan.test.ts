@@ -63,7 +63,13 @@ describe('planSession', () => {
       fresh: false,
       reason: 'new-source',
       request: { entities: ['Question', 'Choice'], resume: { entity: 'Question', after: { id: 'q9' } } },
+      cursor: streaming.cursor,
     });
+  });
+
+  it("starts a whole snapshot's cursor at the hello's head and its transaction, so a later restore shows", () => {
+    const plan = planSession(streaming, { ...hello, incarnation: 'i2', headTxId: 't50' }, ENTITIES);
+    expect(plan).toMatchObject({ cursor: { incarnation: 'i2', seq: 50, epoch: 5000, txId: 't50' } });
   });
 
   it('streams the log when every page of an interrupted snapshot is in, so that the log can complete it', () => {

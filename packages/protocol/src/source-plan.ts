@@ -32,7 +32,17 @@ export interface SourceRecord {
 
 export type SessionPlan =
   | { kind: 'stream' }
-  | { kind: 'snapshot'; fresh: boolean; reason: SnapshotReason; request: SnapshotRequest }
+  | {
+      kind: 'snapshot';
+      fresh: boolean;
+      reason: SnapshotReason;
+      request: SnapshotRequest;
+      /**
+       * Where the log continues once the rows are in. A whole snapshot's is the hello's head with its transaction, so
+       * that a later session still tells this history from a restored one (see continuesCursor).
+       */
+      cursor: Cursor;
+    }
   | { kind: 'refuse'; error: OplogError };
 
 /**
@@ -44,7 +54,7 @@ export type SessionPlan =
  */
 export function planSession(
   record: SourceRecord,
-  hello: Pick<Hello, 'incarnation' | 'head' | 'oldest'>,
+  hello: Pick<Hello, 'incarnation' | 'head' | 'oldest' | 'headTxId'>,
   entities: readonly string[],
 ): SessionPlan {
   const { cursor, snapshot } = record;
@@ -56,20 +66,33 @@ export function planSession(
     // Every page is in; the log has yet to pass the newest page's head: stream it, the staging goes on.
     if (remaining.length === 0) return { kind: 'stream' };
     const resume = snapshot.after && remaining[0] ? { entity: remaining[0], after: snapshot.after } : null;
-    return { kind: 'snapshot', fresh: false, reason: snapshot.reason, request: { entities: remaining, resume } };
+    return {
+      kind: 'snapshot',
+      fresh: false,
+      reason: snapshot.reason,
+      request: { entities: remaining, resume },
+      cursor,
+    };
   }
   const everything = (reason: SnapshotReason): SessionPlan => ({
     kind: 'snapshot',
     fresh: true,
     reason,
     request: { entities: [...entities], resume: null },
+    cursor: {
+      incarnation: hello.incarnation,
+      seq: hello.head.seq,
+      epoch: hello.head.epoch,
+      txId: hello.headTxId ?? null,
+    },
   });
   if (cursor.incarnation === null) return everything('new-source');
   if (cursor.incarnation !== hello.incarnation) return everything('new-incarnation');
   if (cursor.seq + 1 < hello.oldest) return everything('history-trimmed');
   const missing = entities.filter((entity) => !record.covered.includes(entity));
   if (missing.length > 0) {
-    return { kind: 'snapshot', fresh: true, reason: 'new-entities', request: { entities: missing, resume: null } };
+    const request = { entities: missing, resume: null };
+    return { kind: 'snapshot', fresh: true, reason: 'new-entities', request, cursor };
   }
   return { kind: 'stream' };
 }

@@ -5,8 +5,10 @@
  * 2: snapshots (welcome.snapshot, snapshot pages), hello.oldest, the cursor's txId for the continuity check; the
  *    credential moved from the hello to the HTTP upgrade's Authorization header; `partial` batches of a transaction
  *    too big for one frame (acked with the durable seq, which stays put until the transaction's last part).
+ * 3: hello.headTxId, the transaction at the head, which a snapshot's cursor keeps so that a restore after it is
+ *    detected. A consumer of protocol 2 refuses that hello (unknown key): upgrade the center before its sources.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The oldest version this build still speaks. */
 export const MIN_PROTOCOL_VERSION = 2;
