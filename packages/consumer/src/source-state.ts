@@ -12,10 +12,12 @@ import {
   type SessionPlan,
   type SnapshotPage,
   type SnapshotReason,
+  type SourceRecord,
 } from '@oplog/protocol';
 import type { StoredSource } from './cursor-store.js';
 import { RateLimit } from './rate-limit.js';
 import type { StoredSnapshot } from './snapshot-store.js';
+import { Presence } from './source-presence.js';
 
 /** What a session needs to hear back from the apply loop. */
 export interface BatchOwner {
@@ -50,6 +52,8 @@ export interface Step {
 
 /** Where a source's state is made durable (the consumer's database). */
 export interface SourceStore {
+  /** The source's durable record, read afresh (the blank one when it has none). */
+  load(source: string): Promise<SourceRecord>;
   /**
    * Commits a step. When it completes a snapshot, the staged rows replace the source's rows in the same
    * transaction; the result is then the state without the snapshot.
@@ -90,7 +94,8 @@ export class SourceState {
   /** The producer's head as last heard (hello, heartbeat or batch). */
   head: Position;
   session: BatchOwner | undefined;
-  lastSeenAt: number | undefined;
+  /** What was heard from the source and when, for the lag model. */
+  readonly presence = new Presence();
   lastError: { code: string; message: string; at: number } | undefined;
   /** When a second producer of this source was last refused while this one streamed. */
   fencedAt: number | undefined;
@@ -125,13 +130,14 @@ export class SourceState {
    */
   async start(hello: Hello, entities: readonly string[]): Promise<SessionPlan> {
     await this.idle();
+    // From the database, not memory: a consumer that lost a race with another one (its step refused with
+    // OPLOG_CURSOR_CONFLICT) must not go on from its stale view.
+    const durable = await this.store.load(this.id);
+    Object.assign(this, { cursor: durable.cursor, covered: durable.covered, snapshot: durable.snapshot });
     const plan = planSession(this, hello, entities);
     if (plan.kind !== 'snapshot' || !plan.fresh) return plan;
-    const whole = plan.reason !== 'new-entities';
-    const cursor: Cursor = whole
-      ? { incarnation: hello.incarnation, seq: hello.head.seq, epoch: hello.head.epoch, txId: null }
-      : this.cursor;
-    const covered = whole ? [] : this.covered;
+    const { cursor } = plan;
+    const covered = plan.reason === 'new-entities' ? this.covered : [];
     // A source that replicates nothing the consumer has: nothing to read, its log starts at its head (kept in
     // memory only: after a restart the same empty snapshot is planned again).
     if (plan.request.entities.length === 0) {
@@ -180,6 +186,19 @@ export class SourceState {
   #push(item: Pending): void {
     this.#queue.push(item);
     this.#working ??= this.#work().finally(() => (this.#working = undefined));
+  }
+
+  /**
+   * Starts the apply loop unless one runs. A loop that ends without awaiting (a partial part, a resend) settles only
+   * in a later microtask, and ws delivers the next frames of a TCP chunk before that: they are queued while
+   * `#working` is still set, so the loop starts again from its `finally` for whatever it left in the queue.
+   */
+  #run(): void {
+    if (this.#working || this.#queue.length === 0) return;
+    this.#working = this.#work().finally(() => {
+      this.#working = undefined;
+      this.#run();
+    });
   }
 
   async #work(): Promise<void> {
