@@ -1,0 +1,3 @@
+import { centerModelSuite } from './suites/center-model-suite.js';
+
+centerModelSuite('sqlite');
