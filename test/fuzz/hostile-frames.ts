@@ -1,4 +1,11 @@
-import type { ErrorCode, Hello, Json, OplogEntry } from '@oplog/protocol';
+import {
+  type ErrorCode,
+  type Hello,
+  type Json,
+  MIN_PROTOCOL_VERSION,
+  type OplogEntry,
+  PROTOCOL_VERSION,
+} from '@oplog/protocol';
 import { seededRandom } from '../../apps/demo/src/seeded-random.js';
 import { helloOf } from '../support/bare-producer.js';
 
@@ -90,7 +97,13 @@ const KINDS: Record<string, Make> = {
       g.pick<Frame>([
         { type: 'bogus' },
         { type: 'ack', id: 1, seq: 1 },
-        { type: 'welcome', protocol: 2, incarnation: null, cursor: { seq: 0, epoch: 0, txId: null }, snapshot: null },
+        {
+          type: 'welcome',
+          protocol: PROTOCOL_VERSION,
+          incarnation: null,
+          cursor: { seq: 0, epoch: 0, txId: null },
+          snapshot: null,
+        },
         { type: 'HELLO' },
         { type: 7 },
         { type: 'batch ' },
@@ -206,8 +219,8 @@ const KINDS: Record<string, Make> = {
       {
         ...g.hello(),
         protocol: g.pick([
-          { min: 3, max: 9 },
-          { min: 1, max: 1 },
+          { min: PROTOCOL_VERSION + 1, max: PROTOCOL_VERSION + 7 },
+          { min: 1, max: MIN_PROTOCOL_VERSION - 1 },
           { min: 7, max: 3 },
           { min: 99, max: 100 },
         ]),

@@ -1,4 +1,4 @@
-import { ERRORS } from './errors.js';
+import { ERRORS } from './error-codes.js';
 
 const CLOSE_NAMES: Record<number, string> = {
   1001: 'going away',
@@ -15,7 +15,7 @@ export function errorDocs(): string {
   const lines = [
     '# Error codes',
     '',
-    '<!-- Generated from packages/protocol/src/errors.ts by `npm run docs:errors`; edit the table, not this file. -->',
+    '<!-- Generated from packages/protocol/src/error-codes.ts by `npm run docs:errors`; edit the table, not this file. -->',
     '',
     'Every error a producer or consumer reports has a stable `OPLOG_*` code: in `error` frames, in the WebSocket',
     'close reason (`CODE: message`), in pino log lines (`code`), in `/metrics` (`oplog_errors_total{code}`) and in',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Json, type OplogEntry, oplogEntrySchema } from './entry.js';
-import { ERRORS, type ErrorCode } from './errors.js';
+import { ERRORS, type ErrorCode } from './error-codes.js';
 
 const name = z.string().min(1).max(128);
 const seq = z.number().int().nonnegative();

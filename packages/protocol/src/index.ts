@@ -2,8 +2,9 @@ export { decodeConsumerFrame, decodeProducerFrame, encodeFrame } from './codec.j
 export { admitBatch, advanceCursor, type Cursor, continuesCursor, trimPoint } from './cursor.js';
 export { MAX_FRAME_DEPTH } from './depth-check.js';
 export { type Json, OPS, type Op, type OplogEntry, oplogEntrySchema } from './entry.js';
+export { ERRORS, type ErrorCode, isErrorCode } from './error-codes.js';
 export { errorDocs } from './error-docs.js';
-export { ERRORS, type ErrorCode, isErrorCode, OplogError } from './errors.js';
+export { OplogError } from './errors.js';
 export * from './frames.js';
 export { describeDifference, diffSchemas, type SchemaDifference } from './schema-diff.js';
 export {

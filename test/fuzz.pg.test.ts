@@ -1,0 +1,3 @@
+import { fuzzSuite } from './suites/fuzz-suite.js';
+
+fuzzSuite('postgresql');
