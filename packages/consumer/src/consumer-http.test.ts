@@ -7,7 +7,8 @@ import { type OplogEntry, PROTOCOL_VERSION } from '@oplog/protocol';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Consumer, type ConsumerOptions, createConsumer } from './consumer.js';
+import { type Consumer, createConsumer } from './consumer.js';
+import type { ConsumerOptions } from './consumer-options.js';
 import { CredentialStore } from './credential-store.js';
 import { consumerEntities, loadSources } from './cursor-store.js';
 

@@ -4,7 +4,6 @@ import type { Duplex } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/core';
 import { buildDashboard, type DashboardAssets } from '@oplog/dashboard';
 import {
-  type Cursor,
   describeDifference,
   diffSchemas,
   type HeadReport,
@@ -16,11 +15,12 @@ import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import { WebSocketServer } from 'ws';
 import { type Applier, type ApplyContext, createApplier } from './applier.js';
 import { CenterLockKeeper } from './center-lock.js';
+import { CONSUMER_DEFAULTS, type ConsumerOptions } from './consumer-options.js';
 import { CredentialStore, type VerifiedCredential } from './credential-store.js';
 import { CredentialWatch } from './credential-watch.js';
 import { loadSources, NO_RECORD, type StoredSource } from './cursor-store.js';
-import { checkDashboardAccess, type DashboardOptions, isLoopback } from './dashboard-access.js';
-import { createEdgeServer, type EdgeServer, type TlsFiles } from './edge-server.js';
+import { checkDashboardAccess, isLoopback } from './dashboard-access.js';
+import { createEdgeServer, type EdgeServer } from './edge-server.js';
 import { frameLimitedSocket } from './frame-limit.js';
 import { receiveHeadReport, takeHeadReport } from './head-report.js';
 import { createHttpHandler } from './http-api.js';
@@ -28,100 +28,11 @@ import { loadLagHistory } from './lag-history.js';
 import { LagMonitor } from './lag-monitor.js';
 import { ConsumerMetrics } from './metrics.js';
 import { ConsumerSession, type SessionHost } from './session.js';
-import type { SourceSnapshot } from './source-snapshot.js';
+import { type SourceSnapshot, snapshotOf } from './source-snapshot.js';
 import { SourceState, type Step } from './source-state.js';
 import { DatabaseSourceStore } from './source-store.js';
 import { useSqliteWal } from './sqlite-wal.js';
-import { type AuthMode, authenticateUpgrade, checkAuthMode } from './upgrade-auth.js';
-
-export interface ConsumerOptions {
-  host?: string;
-  /** 0 picks a free port; read it back from `address()`. */
-  port?: number;
-  /** The WebSocket endpoint's path. */
-  path?: string;
-  /**
-   * `credentials` (default): a producer connects only with a valid source credential (`Authorization: Bearer`,
-   * see CredentialStore). `none` also admits producers without one, and only on a loopback `host`.
-   */
-  auth?: AuthMode;
-  /** How often the credentials of connected sources are re-read; a revoked or expired one closes its session. */
-  credentialCheckMs?: number;
-  /** Serve https / wss with this certificate and key (PEM file paths). */
-  tls?: TlsFiles;
-  /** Entity names accepted from sources (default: every entity of the consumer's ORM). */
-  entities?: readonly string[];
-  /**
-   * Entities whose rows any source may point at (shared reference data, e.g. a country list every site uses). By
-   * default a change may point only at rows its own source owns (OPLOG_NOT_OWNER otherwise), so that no tenant can
-   * stop another from deleting its rows. The owner of a shared row cannot delete it while others point at it.
-   */
-  sharedEntities?: readonly string[];
-  /**
-   * When a source's entities have fields or types other than the consumer's: `refuse` the session (default), or
-   * `apply-known`: apply the fields both have with the same type, leave out the rest, and report them.
-   */
-  schemaPolicy?: 'refuse' | 'apply-known';
-  /**
-   * A source transaction this database refuses (a constraint violation, a row of another source): `halt` the source
-   * there, its producer retrying with backoff, until the cause is fixed (default); or `quarantine` it in
-   * oplog_quarantine and go on.
-   */
-  poison?: 'halt' | 'quarantine';
-  maxPayload?: number;
-  maxConnections?: number;
-  /** Entries per batch frame; a bigger one is refused with OPLOG_BATCH_TOO_BIG. */
-  maxBatchEntries?: number;
-  /** Entries applied per second per source (default: no limit); a faster source is slowed down, never dropped. */
-  maxEntriesPerSecond?: number;
-  /** An HTTP request, the WebSocket upgrade included, must arrive whole within this long. */
-  requestTimeoutMs?: number;
-  /** A silent producer (no frame, no pong) is cut off after this long. */
-  peerTimeoutMs?: number;
-  helloTimeoutMs?: number;
-  /** Read access to the dashboard and /metrics; a token is required when listening beyond loopback. */
-  dashboard?: DashboardOptions;
-  /** How often every source's lag is recorded for the dashboard's chart, and how long it is kept. */
-  lagSampleMs?: number;
-  lagRetentionMs?: number;
-  /**
-   * SQLite only: switch the consumer's database to WAL with synchronous=FULL at start (see useSqliteWal), so an
-   * applied batch commits with one fsync instead of several, still durably. Default true; false leaves the journal
-   * mode alone (for a database on a network filesystem, where WAL cannot work).
-   */
-  sqliteWal?: boolean;
-  /**
-   * Called after each commit of a source's changes, with the source and the cursor now durable (before the acks go
-   * out): a hook to start downstream work on fresh data. It must not throw.
-   */
-  onApplied?: (source: string, cursor: Cursor) => void;
-  /**
-   * How often the center lock (one consumer per center database, see center-lock.ts) is checked; a consumer that
-   * lost it stops applying and stops. On SQLite the lock is a lease of 6 periods.
-   */
-  lockCheckMs?: number;
-  logger?: Logger;
-}
-
-const DEFAULTS = {
-  host: '127.0.0.1',
-  port: 7420,
-  path: '/oplog',
-  maxPayload: 4 << 20,
-  maxConnections: 1000,
-  maxBatchEntries: 10_000,
-  requestTimeoutMs: 10_000,
-  auth: 'credentials' as AuthMode,
-  credentialCheckMs: 2000,
-  peerTimeoutMs: 10_000,
-  helloTimeoutMs: 10_000,
-  lagSampleMs: 5000,
-  lagRetentionMs: 3_600_000,
-  sqliteWal: true,
-  lockCheckMs: 5000,
-  schemaPolicy: 'refuse' as 'refuse' | 'apply-known',
-  poison: 'halt' as 'halt' | 'quarantine',
-};
+import { authenticateUpgrade, checkAuthMode } from './upgrade-auth.js';
 
 /** /healthz fails when an apply transaction has been running this long: the apply loop makes no progress. */
 const STALLED_APPLY_MS = 30_000;
@@ -134,7 +45,7 @@ export class Consumer implements Service, SessionHost {
   readonly name = 'consumer';
   readonly logger: Logger;
   readonly #orm: MikroORM;
-  readonly #options: typeof DEFAULTS & ConsumerOptions;
+  readonly #options: typeof CONSUMER_DEFAULTS & ConsumerOptions;
   readonly #applier: Applier;
   readonly #store: DatabaseSourceStore;
   /** source → the schema differences its last hello showed (apply-known only). */
@@ -162,7 +73,7 @@ export class Consumer implements Service, SessionHost {
 
   constructor(orm: MikroORM, options: ConsumerOptions = {}) {
     this.#orm = orm;
-    this.#options = { ...DEFAULTS, ...options };
+    this.#options = { ...CONSUMER_DEFAULTS, ...options };
     checkDashboardAccess(this.#options.host, options.dashboard);
     checkAuthMode(this.#options.host, this.#options.auth);
     if (options.maxEntriesPerSecond !== undefined && !(options.maxEntriesPerSecond > 0)) {
@@ -251,27 +162,7 @@ export class Consumer implements Service, SessionHost {
   }
 
   sources(): SourceSnapshot[] {
-    return [...this.#sources.values()].map((s) => ({
-      id: s.id,
-      connected: s.session !== undefined,
-      incarnation: s.cursor.incarnation,
-      cursor: { seq: s.cursor.seq, epoch: s.cursor.epoch },
-      head: s.head,
-      ...s.presence.snapshot(),
-      lastError: s.lastError,
-      halted: s.halted,
-      fencedAt: s.fencedAt,
-      appliedEntries: s.appliedEntries,
-      quarantinedEntries: s.quarantinedEntries,
-      snapshot: s.snapshot && {
-        reason: s.snapshot.reason,
-        rows: s.snapshot.rows,
-        total: s.snapshot.total,
-        percent: s.snapshot.total > 0 ? Math.min(100, (100 * s.snapshot.rows) / s.snapshot.total) : 0,
-      },
-      lastResync: s.lastResync,
-      schemaDifferences: this.#differences.get(s.id) ?? [],
-    }));
+    return [...this.#sources.values()].map((s) => snapshotOf(s, this.#differences.get(s.id) ?? []));
   }
 
   sourceState(id: string, hello: Hello): SourceState {

@@ -1,5 +1,6 @@
 export { type Applier, type ApplyContext, createApplier } from './applier.js';
-export { Consumer, type ConsumerOptions, createConsumer } from './consumer.js';
+export { Consumer, createConsumer } from './consumer.js';
+export type { ConsumerOptions } from './consumer-options.js';
 export {
   type CredentialInfo,
   CredentialStore,

@@ -23,3 +23,27 @@ export interface SourceSnapshot extends PresenceSnapshot {
   /** Fields left out under schemaPolicy apply-known. */
   schemaDifferences: SchemaDifference[];
 }
+
+export function snapshotOf(s: SourceState, schemaDifferences: SchemaDifference[]): SourceSnapshot {
+  return {
+    id: s.id,
+    connected: s.session !== undefined,
+    incarnation: s.cursor.incarnation,
+    cursor: { seq: s.cursor.seq, epoch: s.cursor.epoch },
+    head: s.head,
+    ...s.presence.snapshot(),
+    lastError: s.lastError,
+    halted: s.halted,
+    fencedAt: s.fencedAt,
+    appliedEntries: s.appliedEntries,
+    quarantinedEntries: s.quarantinedEntries,
+    snapshot: s.snapshot && {
+      reason: s.snapshot.reason,
+      rows: s.snapshot.rows,
+      total: s.snapshot.total,
+      percent: s.snapshot.total > 0 ? Math.min(100, (100 * s.snapshot.rows) / s.snapshot.total) : 0,
+    },
+    lastResync: s.lastResync,
+    schemaDifferences,
+  };
+}
