@@ -19,16 +19,11 @@ export function ownershipSuite(target: Driver): void {
       async () => {
         const h = await createHarness('sqlite', target);
         const a = h.site;
-        await a.createSchema();
-        const { port } = await h.startConsumer();
-        await a.startProducer(port);
-        await a.loadResult(a.load(100));
+        const { port, schema, token } = await streamAOpenB(h, 100);
         await waitForUnion(h);
         const { question, choice } = await rowsOfA(h);
         const before = await snapshot(h, question.id, choice.id);
 
-        const schema = fingerprintOf(await h.targetOrm(), REPLICATED);
-        const token = await h.credential(B);
         const ownTags = [randomUUID(), randomUUID()];
         // Each batch first writes a row of B's own (a new tag), then touches A's row: the refusal must undo the tag.
         const attempts = [
@@ -88,16 +83,11 @@ export function ownershipSuite(target: Driver): void {
       async () => {
         const h = await createHarness('sqlite', target);
         const a = h.site;
-        await a.createSchema();
-        const { port } = await h.startConsumer();
-        await a.startProducer(port);
-        await a.loadResult(a.load(50));
+        const { port, schema, token } = await streamAOpenB(h, 50);
         await waitForUnion(h);
         const { question, choice } = await rowsOfA(h);
         const before = await snapshot(h, question.id, choice.id);
         const questions = await count(h, 'question');
-        const schema = fingerprintOf(await h.targetOrm(), REPLICATED);
-        const token = await h.credential(B);
 
         let seq = 0;
         for (const id of spellings(question.id)) {
@@ -130,10 +120,7 @@ export function ownershipSuite(target: Driver): void {
       async () => {
         const h = await createHarness('sqlite', target);
         const a = h.site;
-        await a.createSchema();
-        const { port } = await h.startConsumer();
-        await a.startProducer(port);
-        await a.loadResult(a.load(50));
+        const { port, schema, token } = await streamAOpenB(h, 50);
         const tagOfA = { id: randomUUID() };
         await a.asApp(async (orm) => {
           const em = orm.em.fork();
@@ -143,8 +130,6 @@ export function ownershipSuite(target: Driver): void {
         await waitForUnion(h);
         const { question } = await rowsOfA(h);
         const connection = (await h.targetOrm()).em.getConnection();
-        const schema = fingerprintOf(await h.targetOrm(), REPLICATED);
-        const token = await h.credential(B);
 
         const ownQuestion = randomUUID();
         const attempts = [
@@ -190,6 +175,16 @@ export function ownershipSuite(target: Driver): void {
       TIMEOUT,
     );
   });
+}
+
+/** A (an SQLite source with its producer) streams `transactions` of the demo load; B gets a credential. */
+async function streamAOpenB(h: StreamHarness, transactions: number) {
+  const a = h.site;
+  await a.createSchema();
+  const { port } = await h.startConsumer();
+  await a.startProducer(port);
+  await a.loadResult(a.load(transactions));
+  return { port, schema: fingerprintOf(await h.targetOrm(), REPLICATED), token: await h.credential(B) };
 }
 
 /** One question and one choice of A, as the consumer holds them, in the after-image form capture records. */

@@ -5,7 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { Choice, Question, Tag } from '../../apps/demo/src/entities.js';
 import type { CliProcess, LogLine } from '../support/cli.js';
 import type { Driver } from '../support/databases.js';
-import { expectExit, harnessPerTest, sleep, waitForConvergence, waitForLogs } from '../support/stream-harness.js';
+import {
+  expectExit,
+  harnessPerTest,
+  type StreamHarness,
+  sleep,
+  waitForConvergence,
+  waitForLogs,
+} from '../support/stream-harness.js';
 
 /** 1,250 questions with 3 choices each, plus 20 tags: 5,020 rows from before capture was installed. */
 const OLD_QUESTIONS = 1250;
@@ -144,18 +151,12 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
         // The first sync is a snapshot (the app wrote before its producer ever connected); nothing streams after it,
         // so the cursor is the snapshot's own.
         const consumer = await h.startConsumer();
-        let producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
+        const producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
         const synced = (await waitForConvergence(h)).cursor;
         await waitForLogs(consumer.process, snapshotStarted('new-source'), 1);
         await stop(producer);
 
-        await h.restoreSource();
-        await h.loadResult(h.load(150));
-        expect(await h.head(), 'the restored history passes the snapshot cursor').toBeGreaterThan(synced);
-        producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
-        await waitForConvergence(h);
-        await waitForLogs(producer, lostWith('OPLOG_SOURCE_REWOUND'), 1);
-        await waitForLogs(consumer.process, snapshotStarted('new-incarnation'), 1);
+        await restoreAndConverge(h, consumer.port, consumer.process, synced, 150);
       },
       TIMEOUT,
     );
@@ -182,13 +183,7 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
         await waitForLogs(consumer.process, snapshotStarted('history-trimmed'), 1);
         await stop(producer);
 
-        await h.restoreSource();
-        await h.loadResult(h.load(250));
-        expect(await h.head(), 'the restored history passes the snapshot cursor').toBeGreaterThan(synced);
-        producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
-        await waitForConvergence(h);
-        await waitForLogs(producer, lostWith('OPLOG_SOURCE_REWOUND'), 1);
-        await waitForLogs(consumer.process, snapshotStarted('new-incarnation'), 1);
+        await restoreAndConverge(h, consumer.port, consumer.process, synced, 250);
       },
       TIMEOUT,
     );
@@ -322,6 +317,26 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
 }
 
 /** SIGTERM, and the process drains and exits by itself. */
+/**
+ * Restores the source's backup, writes `writes` transactions on it (more than it lost: its head passes the consumer's
+ * `synced` cursor), and expects the producer to be told rewound and the consumer to resnapshot it and converge.
+ */
+async function restoreAndConverge(
+  h: StreamHarness,
+  port: number,
+  consumer: CliProcess,
+  synced: number,
+  writes: number,
+): Promise<void> {
+  await h.restoreSource();
+  await h.loadResult(h.load(writes));
+  expect(await h.head(), 'the restored history passes the snapshot cursor').toBeGreaterThan(synced);
+  const producer = await h.startProducer(port, QUICK_RECONNECT);
+  await waitForConvergence(h);
+  await waitForLogs(producer, lostWith('OPLOG_SOURCE_REWOUND'), 1);
+  await waitForLogs(consumer, snapshotStarted('new-incarnation'), 1);
+}
+
 async function stop(cli: CliProcess): Promise<void> {
   await cli.kill('SIGTERM');
   await expectExit(cli, 'a stopped process');
