@@ -141,6 +141,26 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
     );
 
     it(
+      'converges exactly on a source restored while its snapshot was half way, that then wrote more than it lost',
+      async () => {
+        const h = await setUp();
+        await h.seedUncaptured(OLD_QUESTIONS, OLD_CHOICES);
+        await h.loadResult(h.load(20));
+        await h.backupSource();
+        await h.loadResult(h.load(60));
+        const consumer = await h.startConsumer();
+        const first = await h.startProducer(consumer.port, SLOW_PAGES);
+        await pollUntil(async () => ((await h.sourceStatus(consumer.port)).snapshot?.rows ?? 0) >= OLD_ROWS / 3);
+        await first.kill('SIGKILL');
+        const { cursor } = await h.sourceStatus(consumer.port);
+        const producer = await restoreAndConverge(h, consumer.port, consumer.process, cursor.seq, 150);
+        // Its pages so far and its cursor belong to the history the backup lost: never resumed, it starts over.
+        expect(producer.logs.filter((line) => line.msg === 'snapshot requested' && line.resumed)).toEqual([]);
+      },
+      TIMEOUT,
+    );
+
+    it(
       'converges exactly on a source restored from a backup taken before its first sync, that then wrote more than it lost',
       async () => {
         const h = await setUp();
@@ -320,6 +340,7 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
 /**
  * Restores the source's backup, writes `writes` transactions on it (more than it lost: its head passes the consumer's
  * `synced` cursor), and expects the producer to be told rewound and the consumer to resnapshot it and converge.
+ * Resolves with that producer.
  */
 async function restoreAndConverge(
   h: StreamHarness,
@@ -327,7 +348,7 @@ async function restoreAndConverge(
   consumer: CliProcess,
   synced: number,
   writes: number,
-): Promise<void> {
+): Promise<CliProcess> {
   await h.restoreSource();
   await h.loadResult(h.load(writes));
   expect(await h.head(), 'the restored history passes the snapshot cursor').toBeGreaterThan(synced);
@@ -335,6 +356,7 @@ async function restoreAndConverge(
   await waitForConvergence(h);
   await waitForLogs(producer, lostWith('OPLOG_SOURCE_REWOUND'), 1);
   await waitForLogs(consumer, snapshotStarted('new-incarnation'), 1);
+  return producer;
 }
 
 async function stop(cli: CliProcess): Promise<void> {

@@ -193,6 +193,13 @@ export class ProducerSession {
     if (this.#welcomed) throw OplogError.badFrame('second welcome');
     this.#clearHandshakeTimer();
     const { cursor, snapshot } = welcome;
+    // Also before a snapshot: a resumed one continues from a cursor (and pages) of the history it began on.
+    if (welcome.incarnation === this.source.incarnation) {
+      const head = (await this.reader.head()) ?? this.source;
+      if (!continuesCursor(cursor, head, await this.reader.txIdAt(cursor.seq))) {
+        return void this.#fail(OplogError.sourceDiverged(cursor.seq), true);
+      }
+    }
     if (snapshot) {
       const unknown = snapshot.entities.find((entity) => !Object.hasOwn(this.schema, entity));
       if (unknown) return void this.#fail(OplogError.unknownEntity(unknown), true);
@@ -201,10 +208,6 @@ export class ProducerSession {
       this.#snapshot = { entities: [...snapshot.entities], index: 0, after, remaining };
       this.logger.info({ entities: snapshot.entities, rows: remaining, resumed: after !== null }, 'snapshot requested');
     } else if (welcome.incarnation === this.source.incarnation) {
-      const head = (await this.reader.head()) ?? this.source;
-      if (!continuesCursor(cursor, head, await this.reader.txIdAt(cursor.seq))) {
-        return void this.#fail(OplogError.sourceDiverged(cursor.seq), true);
-      }
       const oldest = await this.reader.oldestSeq();
       if (oldest !== undefined && cursor.seq + 1 < oldest) {
         return void this.#fail(OplogError.historyTrimmed(cursor.seq, oldest), true);

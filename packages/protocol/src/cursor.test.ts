@@ -70,9 +70,14 @@ describe('continuesCursor', () => {
     expect(continuesCursor({ seq: 0, txId: null }, { seq: 3 }, undefined)).toBe(true);
   });
 
-  it('fails without a proof: the entry at the cursor is gone, or the cursor does not know its transaction', () => {
-    expect(continuesCursor(cursor, { seq: 10 }, undefined)).toBe(false);
+  it('fails without a proof: the entry at the cursor gone before the head, or the cursor not knowing its transaction', () => {
+    expect(continuesCursor(cursor, { seq: 11 }, undefined)).toBe(false);
     expect(continuesCursor({ seq: 10, txId: null }, { seq: 10 }, 'other')).toBe(false);
+  });
+
+  it("holds when the head's own entry is gone with nothing after it (trimmed after an ack of this history)", () => {
+    expect(continuesCursor(cursor, { seq: 10 }, undefined)).toBe(true);
+    expect(continuesCursor({ seq: 10, txId: null }, { seq: 10 }, undefined)).toBe(true);
   });
 
   it('fails for a head behind the cursor, or another transaction at its seq (a restored backup)', () => {

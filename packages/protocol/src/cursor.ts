@@ -53,10 +53,13 @@ export function trimPoint(ackedSeq: number, retainAcked: number): number {
 /**
  * Whether the source's log continues what the consumer applied (checked by the producer on welcome). A source
  * restored from a backup has the same incarnation but another history: its head is behind the cursor, or the
- * entry at the cursor's seq belongs to another transaction. Only a proof counts: when that entry is gone
- * (`txIdAtCursor` undefined) or the cursor does not know its transaction (a snapshot cursor from before protocol 3),
- * the answer is no, and the source is resnapshotted once. Trimming keeps the last acked entry (see trimPoint), so a
- * source and center that were never restored always have the proof.
+ * entry at the cursor's seq belongs to another transaction. Only a proof counts: when the cursor does not know its
+ * transaction (a snapshot cursor from before protocol 3), or that entry is gone while later ones exist, the answer is
+ * no, and the source is resnapshotted once. Trimming keeps the last acked entry (see trimPoint), so a source and
+ * center that were never restored always have the proof. One absence is a proof too: the head's own entry gone with
+ * nothing after it (an outbox emptied by a producer of protocol 2) can only have been trimmed after an ack of this
+ * history, since a restored one would still hold the unacked entries it wrote up to there; without that rule, such an
+ * idle source would be resnapshotted at every connect.
  */
 export function continuesCursor(
   cursor: Pick<Cursor, 'seq' | 'txId'>,
@@ -64,5 +67,7 @@ export function continuesCursor(
   txIdAtCursor: string | undefined,
 ): boolean {
   if (cursor.seq > head.seq) return false;
-  return cursor.seq === 0 || (cursor.txId !== null && txIdAtCursor === cursor.txId);
+  if (cursor.seq === 0) return true;
+  if (txIdAtCursor === undefined) return cursor.seq === head.seq;
+  return cursor.txId !== null && txIdAtCursor === cursor.txId;
 }
