@@ -34,6 +34,8 @@ export interface SourceStatus {
   connected: boolean;
   incarnation: string | null;
   cursor: { seq: number };
+  /** A snapshot in progress. */
+  snapshot?: unknown;
 }
 
 /** A process that exited while nobody meant it to: a crash, whatever the runner was doing. */

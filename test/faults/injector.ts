@@ -1,6 +1,7 @@
-import { copyFileSync, rmSync } from 'node:fs';
 import type { MikroORM } from '@mikro-orm/core';
 import { type Fleet, type SourceNode, sleepUntil } from './fleet.js';
+import { lockPgCenter } from './pg-busy.js';
+import { RESTORE_EPISODES, type RestoreContext } from './restores.js';
 import { resourceOf, type ScheduledFault } from './schedule.js';
 import { fillDisk, freeDisk } from './tmpfs.js';
 
@@ -14,20 +15,15 @@ export interface FaultRecord {
   /** Sources whose link to the consumer was up when a stall began (stalls only). */
   linkUp?: string[];
   note?: string;
+  /** A restore episode that left its source as it was (see restores.ts). */
+  restored?: boolean;
 }
 
-export interface InjectorContext {
-  fleet: Fleet;
-  /** The runner's own connection to the consumer's SQLite database (for the busy episodes). */
+export interface InjectorContext extends RestoreContext {
+  /** The runner's own connection to the consumer's database (for the busy episodes on SQLite). */
   consumerOrm(): Promise<MikroORM>;
   /** Where the consumer's database lives when it is on a tmpfs of its own; undefined: no disk-full episode. */
   tmpfsDir: string | undefined;
-  /** Where the restore episode keeps its backup, and the head of the source it copied. */
-  backupFile: string;
-  backupHead?: number;
-  loadRate: number;
-  seed: number;
-  transactionsPerSource: number;
 }
 
 /** How long a cut or a stall waits for the link it targets to be up. */
@@ -114,6 +110,10 @@ async function apply(fault: ScheduledFault, context: InjectorContext): Promise<F
     }
     case 'busy': {
       await waitForLink(fleet, undefined);
+      if (fleet.consumerDb.driver === 'postgresql') {
+        const waiters = await lockPgCenter(fleet.consumerDb, fault.ms, LINK_WAIT_MS);
+        return done(waiters > 0, { note: `${waiters} consumer statements waited on the lock` });
+      }
       const connection = (await context.consumerOrm()).em.getConnection();
       const locked = await retry(() => connection.execute('begin exclusive'), 5000);
       const refused = await holdUntilRefused(fleet, start, fault.ms);
@@ -129,33 +129,13 @@ async function apply(fault: ScheduledFault, context: InjectorContext): Promise<F
       return done(refused.length > 0, { note: refused[0] });
     }
     case 'backup':
-    case 'restore': {
-      const node = fleet.sources[fault.source]!;
-      // The restore must rewind what the consumer has applied, or it would prove nothing: wait for it to pass the
-      // backup's head first.
-      if (fault.kind === 'restore') await waitForCursor(fleet, node, context.backupHead ?? 0);
-      await stopSource(fleet, node);
-      if (fault.kind === 'backup') {
-        copyFileSync(node.db.dbName, context.backupFile);
-        context.backupHead = (await node.head()).seq;
-      } else {
-        for (const suffix of ['-journal', '-wal', '-shm']) rmSync(`${node.db.dbName}${suffix}`, { force: true });
-        copyFileSync(context.backupFile, node.db.dbName);
-      }
-      await fleet.startProducer(node);
-      const committed = node.loads.reduce((sum, run) => sum + (run.result?.transactions ?? 0), 0);
-      const rest = Math.max(1, context.transactionsPerSource - committed);
-      // A different seed after the restore: the source then writes changes the consumer has never seen.
-      fleet.startLoad(node, rest, context.loadRate, context.seed + node.loads.length * 1000 + fault.source);
-      return done(true);
+    case 'restore':
+    case 'restore-before-first-sync':
+    case 'restore-after-trim': {
+      const { effective, note, restored } = await RESTORE_EPISODES[fault.kind](context, fault.source);
+      return done(effective, { note, restored });
     }
   }
-}
-
-/** The app and its producer stop cleanly, so that the file can be copied whole. */
-async function stopSource(fleet: Fleet, node: SourceNode): Promise<void> {
-  await fleet.stopLoad(node);
-  await fleet.killProducer(node, 'SIGTERM');
 }
 
 /**
@@ -174,17 +154,6 @@ function refusals(fleet: Fleet, start: number): string[] {
     .logsOf('consumer')
     .filter((line) => line.code === 'OPLOG_APPLY_FAILED' && Number(line.time) >= start)
     .map((line) => String(line.err));
-}
-
-/** Waits (up to 30 s) until the consumer's cursor for `node` is past `seq`. */
-async function waitForCursor(fleet: Fleet, node: SourceNode, seq: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (
-    Date.now() < deadline &&
-    (await fleet.sourceStatuses()).every((s) => s.id !== node.sourceId || s.cursor.seq <= seq)
-  ) {
-    await sleep(200);
-  }
 }
 
 /** Sources connected to the consumer, once `node`'s link (or any, without a node) is up or LINK_WAIT_MS passed. */

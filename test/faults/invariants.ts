@@ -4,6 +4,7 @@ import type { LogLine } from '../support/cli.js';
 import { REPLICATED } from '../support/stream-harness.js';
 import type { Fleet, SourceHead, SourceNode } from './fleet.js';
 import type { FaultRecord } from './injector.js';
+import { isRewound } from './restores.js';
 
 export interface Check {
   name: string;
@@ -23,16 +24,17 @@ export interface Tally {
 const ROLLED_BACK = 1000;
 
 /**
- * Polls the consumer's GET /api/sources until every source's cursor is at its head (same incarnation); resolves
- * with when that was first seen, or undefined after `timeoutMs`.
+ * Polls the consumer's GET /api/sources until every source's cursor is at its head (same incarnation, both read
+ * anew each time); resolves with when that was first seen, or undefined after `timeoutMs`.
  */
 export async function waitForLagZero(
   fleet: Fleet,
-  heads: SourceHead[],
+  readHeads: () => Promise<SourceHead[]>,
   timeoutMs: number,
 ): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    const heads = await readHeads();
     const sources = await fleet.sourceStatuses();
     const caughtUp = heads.every((head) =>
       sources.some((s) => s.id === head.sourceId && s.incarnation === head.incarnation && s.cursor.seq === head.seq),
@@ -53,7 +55,9 @@ export async function checkCursors(consumer: MikroORM, heads: SourceHead[]): Pro
   const wrong = heads.flatMap((head) => {
     const row = rows.find((r: { source: string }) => r.source === head.sourceId);
     const at = row ? `${row.incarnation}:${row.seq}` : 'none';
-    return at === `${head.incarnation}:${head.seq}` ? [] : [`${head.sourceId}: cursor ${at}, head ${head.seq}`];
+    return at === `${head.incarnation}:${head.seq}`
+      ? []
+      : [`${head.sourceId}: cursor ${at}, head ${head.incarnation}:${head.seq}`];
   });
   if (rows.length !== heads.length) wrong.push(`${rows.length} cursor rows for ${heads.length} sources`);
   return {
@@ -135,7 +139,10 @@ function countDifference(
   tally.details.push(`${label} ${table} ${key}: source ${row}, consumer ${replica}`);
 }
 
-/** Counters against the load's own count of committed increments (for sources written by one load run). */
+/**
+ * Counters against the load's own count of committed increments, for sources written by one load run (a load knows
+ * only the choices it made: a later run that deletes an earlier one's choices takes their votes along uncounted).
+ */
 export async function checkCounters(sources: SourceNode[]): Promise<Check> {
   const wrong: string[] = [];
   const checked: string[] = [];
@@ -211,4 +218,36 @@ function disturbed(stall: FaultRecord, node: SourceNode, fleet: Fleet, records: 
     const f = other.fault;
     return !('source' in f) || f.source === index;
   });
+}
+
+/**
+ * Every restore was told apart from the history the consumer had applied: the producer heard its source rewound, and
+ * the consumer resnapshotted it as a new incarnation. A restore that went unnoticed can still end with equal tables
+ * when the new writes happen to cover the lost ones; this says why it held.
+ */
+export function checkRestores(fleet: Fleet, records: FaultRecord[]): Check {
+  const missed: string[] = [];
+  let detected = 0;
+  for (const record of records) {
+    const { fault } = record;
+    if (fault.kind !== 'restore' && fault.kind !== 'restore-before-first-sync' && fault.kind !== 'restore-after-trim')
+      continue;
+    if (record.restored === false) continue;
+    const node = fleet.sources[fault.source]!;
+    const after = (line: LogLine) => Number(line.time) >= record.start;
+    const rewound = fleet.logsOf(`producer ${node.label}`).some((l) => isRewound(l) && after(l));
+    const resnapshot = fleet
+      .logsOf('consumer')
+      .some((l) => after(l) && l.source === node.sourceId && l.reason === 'new-incarnation');
+    if (rewound && resnapshot) detected++;
+    else
+      missed.push(
+        `${fault.kind} of ${node.label}: ${rewound ? '' : 'no rewind; '}${resnapshot ? '' : 'no resnapshot'}`,
+      );
+  }
+  return {
+    name: 'every restore detected (source rewound, new-incarnation snapshot)',
+    ok: missed.length === 0,
+    detail: missed.join('; ') || `${detected} restores`,
+  };
 }

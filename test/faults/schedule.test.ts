@@ -18,6 +18,8 @@ describe('fault schedule', () => {
     expect(count((f) => f.kind === 'disk-full')).toBe(1);
     expect(count((f) => f.kind === 'backup')).toBe(1);
     expect(count((f) => f.kind === 'restore')).toBe(1);
+    expect(count((f) => f.kind === 'restore-before-first-sync')).toBe(1);
+    expect(count((f) => f.kind === 'restore-after-trim')).toBe(1);
     expect(faults.every((f) => f.at >= CI_SIZE.warmupMs && f.at <= CI_SIZE.windowMs)).toBe(true);
     expect(faults.map((f) => f.at)).toEqual([...faults.map((f) => f.at)].sort((a, b) => a - b));
   });
@@ -29,5 +31,18 @@ describe('fault schedule', () => {
     expect(restore.at).toBeGreaterThan(backup.at);
     expect(resourceOf(backup)).toBe('producer 0');
     expect(resourceOf(restore)).toBe('producer 0');
+  });
+
+  it('restores one of the two other sources across a snapshot, first before its first sync, then after a trim', () => {
+    const restored = new Set<number>();
+    for (const seed of [7, 8, 9, 10, 11, 12]) {
+      const faults = schedule(seed, CI_SIZE, 3);
+      const firstSync = faults.find((f) => f.kind === 'restore-before-first-sync')!;
+      const trim = faults.find((f) => f.kind === 'restore-after-trim')!;
+      expect(trim.source).toBe(firstSync.source);
+      expect(faults.find((f) => resourceOf(f) === resourceOf(firstSync))).toBe(firstSync);
+      restored.add(firstSync.source);
+    }
+    expect([...restored].sort()).toEqual([1, 2]);
   });
 });

@@ -53,7 +53,9 @@ export type Fault =
   | { kind: 'busy'; ms: number }
   | { kind: 'disk-full'; ms: number }
   | { kind: 'backup'; source: number }
-  | { kind: 'restore'; source: number };
+  | { kind: 'restore'; source: number }
+  | { kind: 'restore-before-first-sync'; source: number }
+  | { kind: 'restore-after-trim'; source: number };
 
 export type ScheduledFault = Fault & { at: number };
 
@@ -63,6 +65,8 @@ export function resourceOf(fault: Fault): string {
     case 'producer-kill':
     case 'backup':
     case 'restore':
+    case 'restore-before-first-sync':
+    case 'restore-after-trim':
       return `producer ${fault.source}`;
     case 'cut':
       return `proxy ${fault.source}`;
@@ -76,7 +80,10 @@ export function resourceOf(fault: Fault): string {
 /**
  * Every fault of a run, at its time, drawn from the seed alone: the same seed gives the same schedule. The
  * disk-full episode lands in the middle third of the window; the backup in the first half and
- * the restore of that backup after it, both on the first source (SQLite).
+ * the restore of that backup after it, both on the first source (SQLite). One of the two others (at least three
+ * sources in all; the seed draws which) is restored across a snapshot twice: from before its first sync, first of all
+ * on it (the run starts its producer only then), and from before a trim in the middle of the window. The third is
+ * never restored: one load runs on it from start to end, so its counters can be checked against that load's own.
  */
 export function schedule(seed: number, size: RunSize, sources: number): ScheduledFault[] {
   const random = seededRandom(seed);
@@ -100,7 +107,16 @@ export function schedule(seed: number, size: RunSize, sources: number): Schedule
   out.push({ at: between(size.windowMs / 3, (2 * size.windowMs) / 3), kind: 'disk-full', ms: between(3000, 6000) });
   out.push({ at: between(size.warmupMs, size.windowMs * 0.4), kind: 'backup', source: 0 });
   out.push({ at: between(size.windowMs * 0.5, size.windowMs * 0.8), kind: 'restore', source: 0 });
+  const restored = random() < 0.5 ? 1 : 2;
+  out.push({ at: between(size.windowMs * 0.3, size.windowMs * 0.6), kind: 'restore-after-trim', source: restored });
+  // First in the list: a sort keeps it before any fault drawn at the same time on its source.
+  out.unshift({ at: size.warmupMs, kind: 'restore-before-first-sync', source: restored });
   return out.sort((a, b) => a.at - b.at);
+}
+
+/** The source whose producer starts only with its restore-before-first-sync episode (its app writes before). */
+export function firstSyncSource(plan: ScheduledFault[]): number | undefined {
+  return plan.find((f) => f.kind === 'restore-before-first-sync')?.source;
 }
 
 /** A size shrunk or grown by `factor` (at least one fault of each kind), for a quick look or a longer soak. */

@@ -3,6 +3,7 @@ import type { Check, Tally } from './invariants.js';
 
 export interface Summary {
   seed: number;
+  center: string;
   size: string;
   wallMs: number;
   records: FaultRecord[];
@@ -36,6 +37,10 @@ export function kindOf(record: FaultRecord): string {
       return 'source backed up';
     case 'restore':
       return 'source restored from backup';
+    case 'restore-before-first-sync':
+      return 'restored from before first sync';
+    case 'restore-after-trim':
+      return 'restored from before a trim';
   }
 }
 
@@ -51,9 +56,12 @@ export function formatSummary(s: Summary): string {
   const seconds = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
   const total = s.changes.reduce((sum, c) => sum + c.seq, 0);
   const lines = [
-    `fault run summary: seed ${s.seed}, ${s.size} size, wall time ${seconds(s.wallMs)}`,
+    `fault run summary: ${s.center} center, seed ${s.seed}, ${s.size} size, wall time ${seconds(s.wallMs)}`,
     `  ${'fault'.padEnd(34)}${'injected'.padStart(9)}${'effective'.padStart(11)}`,
     ...[...counts].map(([kind, c]) => `  ${kind.padEnd(34)}${n(c.injected).padStart(9)}${n(c.effective).padStart(11)}`),
+    ...s.records
+      .filter((r) => r.fault.kind.startsWith('restore-'))
+      .map((r) => `  ${kindOf(r)}: source ${'ABC'[(r.fault as { source: number }).source]}, ${r.note}`),
     ...s.records
       .filter((r) => r.fault.kind === 'disk-full')
       .map(
@@ -70,4 +78,45 @@ export function formatSummary(s: Summary): string {
   ];
   if (s.tally.details.length > 0) lines.push('  differences:', ...s.tally.details.slice(0, 20).map((d) => `    ${d}`));
   return lines.join('\n');
+}
+
+/** What one center's run came to, for the line per center at the end. */
+export interface CenterFigures {
+  center: string;
+  ok: boolean;
+  /** Changes the sources logged (the sum of their heads). */
+  changes: number;
+  faults: number;
+  effective: number;
+  lost: number;
+  duplicated: number;
+  mismatched: number;
+  wallMs: number;
+}
+
+/** One line per center, and the verdict. */
+export function formatCenters(seed: number, centers: CenterFigures[], wallMs: number): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  const head = ['center', 'result', 'changes', 'faults', 'effective', 'lost', 'duplicated', 'rows diff', 'time'];
+  const widths = [12, 8, 9, 8, 11, 6, 12, 11, 9];
+  const row = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('');
+  return [
+    `fault runs: seed ${seed}, ${centers.every((c) => c.ok) ? 'passed' : 'FAILED'}, wall time ${(wallMs / 1000).toFixed(1)} s`,
+    `  ${row(head)}`,
+    ...centers.map(
+      (c) =>
+        `  ${row([
+          c.center,
+          c.ok ? 'ok' : 'FAIL',
+          n(c.changes),
+          n(c.faults),
+          n(c.effective),
+          n(c.lost),
+          n(c.duplicated),
+          n(c.mismatched),
+          `${(c.wallMs / 1000).toFixed(1)} s`,
+        ])}`,
+    ),
+  ].join('\n');
 }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, rmSync } from 'node:fs';
 import type { MikroORM } from '@mikro-orm/core';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { openOrm } from '@oplog/runtime';
 import { expect } from 'vitest';
 import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
 import { type CliProcess, ENTITIES_MODULE } from './cli.js';
-import { adminQuery, type TestDatabase } from './databases.js';
+import type { TestDatabase } from './databases.js';
+import { backupDatabase, dropBackup, restoreDatabase } from './db-backup.js';
 
 /** What `demo load` prints when it is done. */
 export interface LoadResult {
@@ -112,24 +112,13 @@ export class SourceSite {
   /** Copies the database aside (every process on it must be stopped): a backup to restore later. */
   async backup(): Promise<void> {
     await this.close();
-    if (this.db.driver === 'sqlite') copyFileSync(this.db.dbName, `${this.db.dbName}.backup`);
-    else {
-      await adminQuery(`drop database if exists ${this.db.dbName}_backup with (force)`);
-      await adminQuery(`create database ${this.db.dbName}_backup template ${this.db.dbName}`);
-    }
+    await backupDatabase(this.db);
   }
 
   /** Puts the backup back in place of the database (every process on it must be stopped). */
   async restore(): Promise<void> {
     await this.close();
-    const { dbName } = this.db;
-    if (this.db.driver === 'sqlite') {
-      for (const suffix of ['-journal', '-wal', '-shm']) rmSync(`${dbName}${suffix}`, { force: true });
-      copyFileSync(`${dbName}.backup`, dbName);
-    } else {
-      await adminQuery(`drop database ${dbName} with (force)`);
-      await adminQuery(`create database ${dbName} template ${dbName}_backup`);
-    }
+    await restoreDatabase(this.db);
   }
 
   /** Runs `work` as the local app would: on an ORM of this database with capture registered. */
@@ -175,8 +164,7 @@ export class SourceSite {
   async dispose(): Promise<void> {
     await this.close();
     await this.db.drop();
-    if (this.db.driver === 'postgresql')
-      await adminQuery(`drop database if exists ${this.db.dbName}_backup with (force)`);
+    await dropBackup(this.db);
   }
 }
 
