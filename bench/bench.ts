@@ -3,7 +3,8 @@
  * machine, in one run. See docs/performance.md for the method and the latest figures.
  *
  *   npm run -s bench [-- --json] [-- --quick] [-- --rounds 3] [-- --sides peer,pg,sqlite]
- *     [-- --phases one-tx,batched,single,latency,backlog,memory] [-- --cpu-prof DIR] [-- --cli-node-flags="..."]
+ *     [-- --phases one-tx,batched,single,latency,backlog,memory,huge-tx] [-- --huge-tx-rows N] [-- --cpu-prof DIR]
+ *     [-- --cli-node-flags="..."]
  *
  * Sides: `peer` (native logical replication, cluster 1 → cluster 2), `pg` (ours, PG→PG on the same two clusters:
  * source database on cluster 1, target on cluster 2), `sqlite` (ours, SQLite→SQLite). The two clusters are
@@ -16,7 +17,9 @@
  *     written through MikroORM while replication runs; from the first write to the target holding the last row;
  *   latency: 1,000 single-row commits at 100/s after 100 warm-up commits; source commit → target commit;
  *   backlog: 100k single-row transactions written while the target is offline, then caught up;
- *   memory (not by default): ours only, peak RSS while a 1M backlog catches up.
+ *   memory (not by default): ours only, peak RSS while a 1M backlog catches up;
+ *   huge-tx (not by default): ours only, one transaction of 1M updates streamed in parts and applied whole: rate
+ *     and peak RSS (about 3 min a side here with its setup, so it stays out of the default run).
  * Then the ceilings: raw SQLite and PostgreSQL inserts, a raw ws echo. With --json, stdout holds one JSON object
  * (the input of bench/chart.ts); otherwise markdown tables.
  */
@@ -29,6 +32,7 @@ import { measureCeilings } from './lib/ceilings.js';
 import { buildClis, configureChildren } from './lib/child.js';
 import { type Cluster, removeAllClusters, startCluster } from './lib/clusters.js';
 import type { Driver } from './lib/db.js';
+import { hugeTransactionOnce } from './lib/huge-tx.js';
 import type { Part } from './lib/meter.js';
 import { peerCatchUpOnce, peerLatencyOnce, peerLiveRounds } from './lib/peer.js';
 import { catchUpOnce, liveRounds } from './lib/pipeline.js';
@@ -60,6 +64,7 @@ const { values: args } = parseArgs({
     backlog: { type: 'string' },
     commits: { type: 'string' },
     'memory-entries': { type: 'string', default: '1000000' },
+    'huge-tx-rows': { type: 'string' },
     'orm-backlog': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     // As the README recommends deploying them (see its "Memory").
@@ -68,7 +73,7 @@ const { values: args } = parseArgs({
 });
 
 function count(
-  name: 'rounds' | 'single-rounds' | 'rows' | 'backlog' | 'commits' | 'memory-entries',
+  name: 'rounds' | 'single-rounds' | 'rows' | 'backlog' | 'commits' | 'memory-entries' | 'huge-tx-rows',
   full: number,
   quick: number,
 ) {
@@ -89,6 +94,7 @@ const settings = {
   commits: count('commits', 1_000, 200),
   ratePerSecond: 100,
   memoryEntries: count('memory-entries', 1_000_000, 100_000),
+  hugeTxRows: count('huge-tx-rows', 1_000_000, 100_000),
   backlogMethod: (args['orm-backlog'] ? 'orm' : 'bulk') as BacklogMethod,
 };
 const sides = parseList(
@@ -221,6 +227,12 @@ async function main(): Promise<void> {
       } finally {
         await backlog.template.drop();
       }
+    }
+    for (const side of phases.includes('huge-tx') ? ours : []) {
+      progress(`${side} huge-tx: one transaction of ${settings.hugeTxRows} updates`);
+      const run = await hugeTransactionOnce(driverOf(side), settings.hugeTxRows, servers(side), partsOf(side));
+      record('huge-tx', side, run);
+      progress(`  huge-tx ${side}: peak RSS ${JSON.stringify(run.usage.peakRssMb)} MB; ${describe(run)}`);
     }
     progress('ceilings');
     const ceilings = await measureCeilings(c2.url, settings.backlog, Math.min(settings.rows, 2_000));

@@ -166,7 +166,7 @@ export async function catchUpOnce(
  * The consumer knew the source, empty, before the outage: a cursor at 0 for its incarnation with every entity
  * covered. Without it the consumer would snapshot the source's rows instead of replaying its log.
  */
-async function knownBeforeTheOutage(source: Db, target: Db): Promise<void> {
+export async function knownBeforeTheOutage(source: Db, target: Db): Promise<void> {
   const sourceOrm = await openOrm(dbConfig(source), { entities: [...pollsEntities, ...oplogEntities] });
   const head = await readSourceHead(sourceOrm.em.getConnection()).finally(() => sourceOrm.close());
   const orm = await openOrm(dbConfig(target), { entities: [...pollsEntities, ...consumerEntities] });

@@ -19,6 +19,7 @@ export const PHASES = [
   { id: 'latency', kind: 'latency' },
   { id: 'backlog', kind: 'throughput' },
   { id: 'memory', kind: 'throughput' },
+  { id: 'huge-tx', kind: 'throughput' },
 ] as const;
 export type PhaseId = (typeof PHASES)[number]['id'];
 

@@ -10,6 +10,8 @@ export class TcpProxy {
   #stalled = false;
   #refusing = false;
   #cutMidChunk: (() => void) | undefined;
+  /** While holding: what each client sent, not forwarded yet. */
+  #held: Map<Socket, Buffer[]> | undefined;
   port = 0;
 
   private constructor(private target: { host: string; port: number }) {
@@ -62,6 +64,27 @@ export class TcpProxy {
     for (const [a, b] of this.#pairs) for (const s of [a, b]) on ? s.pause() : s.resume();
   }
 
+  /**
+   * Holds what clients send while on; off forwards each client's held bytes in one write, so frames sent one by one
+   * reach the target together and are read in as few chunks as it can.
+   */
+  hold(on = true): void {
+    const held = this.#held;
+    this.#held = on ? (held ?? new Map()) : undefined;
+    if (on || !held) return;
+    for (const [client, upstream] of this.#pairs) {
+      const chunks = held.get(client);
+      if (chunks) upstream.write(Buffer.concat(chunks));
+    }
+  }
+
+  /** Bytes held so far (see hold). */
+  get heldBytes(): number {
+    let bytes = 0;
+    for (const chunks of this.#held?.values() ?? []) for (const chunk of chunks) bytes += chunk.length;
+    return bytes;
+  }
+
   /** Refuses (destroys) new connections while on: the consumer looks offline. */
   refuse(on = true): void {
     this.#refusing = on;
@@ -88,6 +111,12 @@ export class TcpProxy {
       [upstream, client],
     ] as const) {
       from.on('data', (chunk: Buffer) => {
+        if (this.#held && from === client) {
+          const chunks = this.#held.get(client) ?? [];
+          this.#held.set(client, chunks);
+          chunks.push(chunk);
+          return;
+        }
         const cutting = this.#cutMidChunk;
         if (cutting && chunk.length > 1) {
           this.#cutMidChunk = undefined;

@@ -258,7 +258,8 @@ export class Consumer implements Service, SessionHost {
       const outcome = await this.#store.commit(step);
       if (step.page) this.metrics.snapshotRows(step.source, step.page.rows.length);
       if (step.entries.length > 0) {
-        this.metrics.committed(step.source, step.entries.length, step.bytes, (performance.now() - started) / 1000);
+        const applied = step.entries.length + (step.staged?.count ?? 0);
+        this.metrics.committed(step.source, applied, step.bytes, (performance.now() - started) / 1000);
         this.#options.onApplied?.(step.source, step.cursor);
       }
       return outcome;

@@ -2,6 +2,7 @@ import { type Connection, EntitySchema } from '@mikro-orm/core';
 import type { Cursor, Position, SourceRecord } from '@oplog/protocol';
 import { OplogSourceCredential } from './credential-store.js';
 import { OplogLagSample } from './lag-history.js';
+import { OplogOpenEntry } from './open-transaction-store.js';
 import { OplogQuarantine } from './quarantine.js';
 import { OplogRowOwner } from './row-owner.js';
 import { loadSnapshots, OplogSnapshotRow, OplogSnapshotState, type StoredSnapshot } from './snapshot-store.js';
@@ -52,6 +53,7 @@ export const consumerEntities = [
   OplogSnapshotRow,
   OplogSourceCredential,
   OplogQuarantine,
+  OplogOpenEntry,
 ];
 
 /** What the consumer durably knows of a source, and the head it last heard. */

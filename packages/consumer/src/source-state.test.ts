@@ -1,4 +1,4 @@
-import type { Cursor, OplogEntry } from '@oplog/protocol';
+import { type Cursor, type OplogEntry, OplogError } from '@oplog/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NO_RECORD } from './cursor-store.js';
 import { type BatchOwner, SourceState, type SourceStore, type Step } from './source-state.js';
@@ -26,15 +26,32 @@ function entries(from: number, to: number, txId: string): OplogEntry[] {
 }
 
 /**
- * The database side in memory: what SourceState committed, in order. Commits take a timer tick, as a real one
- * takes a trip to the database.
+ * The database side in memory: what each commit applied, in order, and the parts staged, as DatabaseSourceStore
+ * keeps them (see open-transaction-store.ts). Commits take a timer tick, as a real one takes a trip to the database.
  */
 class MemoryStore implements SourceStore {
-  readonly commits: Step[] = [];
+  /** Per commit that applied anything, its entries: the staged ones first. */
+  readonly applied: OplogEntry[][] = [];
+  staging: OplogEntry[] = [];
+  /** Steps that staged parts. */
+  stagings = 0;
+  /** Entries parked by quarantine, and the transaction this database refuses (poison), if any. */
+  readonly quarantined: OplogEntry[] = [];
+  poisonTxId: string | undefined;
 
   async commit(step: Step) {
     await new Promise((resolve) => setTimeout(resolve, 1));
-    this.commits.push(step);
+    const staged = step.staged ? this.staging.filter((entry) => entry.seq >= step.staged!.from) : [];
+    const bad = [...staged, ...step.entries].find((entry) => entry.txId === this.poisonTxId);
+    if (bad) throw OplogError.poisonChange(bad.seq, bad.seq, 'refused', undefined);
+    if (step.staged) this.staging = [];
+    if (staged.length + step.entries.length > 0) this.applied.push([...staged, ...step.entries]);
+    if (step.stage) {
+      const { from, entries } = step.stage;
+      const first = entries[0]!.seq;
+      this.staging = [...this.staging.filter((entry) => entry.seq >= from && entry.seq < first), ...entries];
+      this.stagings++;
+    }
     return step;
   }
 
@@ -44,11 +61,15 @@ class MemoryStore implements SourceStore {
 
   async restart() {}
 
-  async quarantine() {}
+  async quarantine(step: Step) {
+    const staged = step.staged ? this.staging.filter((entry) => entry.seq >= step.staged!.from) : [];
+    if (step.staged) this.staging = [];
+    this.quarantined.push(...staged, ...step.entries);
+  }
 
-  /** Every entry committed so far, by seq. */
+  /** Every entry applied so far, by seq. */
   get seqs(): number[] {
-    return this.commits.flatMap((step) => step.entries.map((entry) => entry.seq));
+    return this.applied.flat().map((entry) => entry.seq);
   }
 }
 
@@ -66,9 +87,10 @@ class RecordingOwner implements BatchOwner {
   }
 }
 
-function stateAt(store: SourceStore, seq: number, txId: string | null = null): SourceState {
+function stateAt(store: SourceStore, seq: number, txId: string | null = null, poison?: 'quarantine'): SourceState {
   const cursor: Cursor = { incarnation: INCARNATION, seq, epoch: 1, txId };
-  return new SourceState(SOURCE, { cursor, covered: [], snapshot: undefined, head: { seq, epoch: 1 } }, store);
+  const stored = { cursor, covered: [], snapshot: undefined, head: { seq, epoch: 1 } };
+  return new SourceState(SOURCE, stored, store, { maxBatchEntries: Number.POSITIVE_INFINITY, poison });
 }
 
 /** Lets every timer and promise run until the state has nothing left to apply. */
@@ -107,7 +129,8 @@ describe('SourceState', () => {
         [3, 9],
       ]);
       expect(store.seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-      expect(store.commits).toHaveLength(1);
+      expect(store.applied).toHaveLength(1);
+      expect(store.staging).toEqual([]);
       expect(state.cursor.seq).toBe(9);
     });
 
@@ -163,5 +186,74 @@ describe('SourceState', () => {
       [3, 5],
     ]);
     expect(store.seqs).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  describe('a transaction in parts', () => {
+    /** Sends `frames` one at a time, each once the one before it is acked, as a producer with a window of one. */
+    async function oneByOne(state: SourceState, sender: RecordingOwner, frames: [OplogEntry[], boolean][]) {
+      for (const [i, [list, partial]] of frames.entries()) {
+        state.enqueue(sender, i + 1, list, partial, 10);
+        await settle(state);
+      }
+    }
+
+    it('stages each part in a step of its own, acked with the durable seq, and applies them all with the last', async () => {
+      const state = stateAt(store, 0);
+      await oneByOne(state, owner, [
+        [entries(1, 3, 'big'), true],
+        [entries(4, 6, 'big'), true],
+        [entries(7, 9, 'big'), true],
+        [entries(10, 10, 'big'), false],
+      ]);
+
+      expect(owner.acks).toEqual([
+        [1, 0],
+        [2, 0],
+        [3, 0],
+        [4, 10],
+      ]);
+      expect(store.stagings).toBe(3);
+      expect(store.applied.map((list) => list.map((entry) => entry.seq))).toEqual([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]);
+      expect(store.staging).toEqual([]);
+      expect(state.appliedEntries).toBe(10);
+    });
+
+    it('discards what a session that died in the middle staged, when the next one sends the transaction again', async () => {
+      const state = stateAt(store, 0);
+      await oneByOne(state, owner, [
+        [entries(1, 3, 'big'), true],
+        [entries(4, 6, 'big'), true],
+        [entries(7, 9, 'big'), true],
+      ]);
+      state.forget(owner);
+      // Its producer resends from the cursor, in parts cut elsewhere this time.
+      const next = new RecordingOwner();
+      await oneByOne(state, next, [
+        [entries(1, 4, 'big'), true],
+        [entries(5, 10, 'big'), false],
+      ]);
+
+      expect(next.failures).toEqual([]);
+      expect(store.seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(store.staging).toEqual([]);
+      expect(state.cursor.seq).toBe(10);
+    });
+
+    it('parks a refused transaction whole, its staged parts with it, and goes on (poison: quarantine)', async () => {
+      store.poisonTxId = 'bad';
+      const state = stateAt(store, 0, null, 'quarantine');
+      await oneByOne(state, owner, [
+        [entries(1, 3, 'bad'), true],
+        [entries(4, 6, 'bad'), true],
+        [[...entries(7, 8, 'bad'), ...entries(9, 10, 'good')], false],
+      ]);
+
+      expect(owner.failures).toEqual([]);
+      expect(store.quarantined.map((entry) => entry.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(store.seqs).toEqual([9, 10]);
+      expect(store.staging).toEqual([]);
+      expect(state.cursor.seq).toBe(10);
+      expect(state.quarantinedEntries).toBe(8);
+    });
   });
 });

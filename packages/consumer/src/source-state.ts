@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  admitBatch,
   advanceCursor,
   advanceSnapshot,
   type Cursor,
@@ -15,6 +14,8 @@ import {
   type SourceRecord,
 } from '@oplog/protocol';
 import type { StoredSource } from './cursor-store.js';
+import { logStep, type OpenTransaction, type QueuedBatch } from './log-step.js';
+import type { StagedParts } from './open-transaction-store.js';
 import { RateLimit } from './rate-limit.js';
 import type { StoredSnapshot } from './snapshot-store.js';
 import { Presence } from './source-presence.js';
@@ -48,6 +49,10 @@ export interface Step {
   covered: readonly string[];
   snapshot: StoredSnapshot | undefined;
   head: Position;
+  /** Completes a transaction received in parts: its `count` staged entries, from seq `from`, apply before `entries`. */
+  staged?: { from: number; count: number };
+  /** Parts of a transaction that goes on after this step, staged with it (see open-transaction-store.ts). */
+  stage?: StagedParts;
 }
 
 /** Where a source's state is made durable (the consumer's database). */
@@ -106,8 +111,11 @@ export class SourceState {
   appliedEntries = 0;
   quarantinedEntries = 0;
   #queue: Pending[] = [];
-  /** The parts received so far of a transaction too big for one batch: admitted, applied once it is complete. */
-  #open: { owner: BatchOwner; entries: OplogEntry[]; bytes: number; cursor: Cursor } | undefined;
+  /**
+   * A transaction too big for one batch, whose parts so far are staged durably (acked with the durable seq) and
+   * apply with the step that brings its last part.
+   */
+  #open: ({ owner: BatchOwner } & OpenTransaction) | undefined;
   #working: Promise<void> | undefined;
   readonly #rate: RateLimit | undefined;
 
@@ -185,7 +193,7 @@ export class SourceState {
 
   #push(item: Pending): void {
     this.#queue.push(item);
-    this.#working ??= this.#work().finally(() => (this.#working = undefined));
+    this.#run();
   }
 
   /**
@@ -208,8 +216,9 @@ export class SourceState {
       const acks: [frameId: number, seq: number][] = [];
       try {
         const step = this.#prepare(group, owner, acks);
-        if (step.page || step.entries.length > 0) {
-          const wait = this.#rate?.take(step.entries.length + (step.page?.rows.length ?? 0)) ?? 0;
+        if (step.page || step.entries.length > 0 || step.stage) {
+          const rows = step.entries.length + (step.stage?.entries.length ?? 0) + (step.page?.rows.length ?? 0);
+          const wait = this.#rate?.take(rows) ?? 0;
           if (wait > 0) await sleep(wait);
           await this.#commit(step).catch((error: unknown) => {
             // Only log entries applied straight are parked: a snapshot's rows halt, so that none goes missing.
@@ -236,7 +245,7 @@ export class SourceState {
       throw error instanceof OplogError ? error : OplogError.applyFailed(error);
     });
     Object.assign(this, { cursor: step.cursor, ...outcome });
-    this.appliedEntries += step.entries.length;
+    this.appliedEntries += step.entries.length + (step.staged?.count ?? 0);
   }
 
   /**
@@ -244,18 +253,31 @@ export class SourceState {
    * that do not are quarantined, each with the cursor past it, so the stream goes on and nothing is skipped silently.
    */
   async #quarantineBad(step: Step, incarnation: string): Promise<void> {
+    // The first transaction may be the end of one whose parts are staged: they are applied or parked with it.
+    let staged = step.staged;
+    const one = (entries: OplogEntry[], cursor: Cursor): Step => ({
+      ...step,
+      entries,
+      cursor,
+      covered: this.covered,
+      snapshot: this.snapshot,
+      staged,
+      stage: undefined,
+    });
     for (const entries of transactionsOf(step.entries)) {
       const cursor = advanceCursor(this.cursor, incarnation, entries);
-      const one: Step = { ...step, entries, cursor, covered: this.covered, snapshot: this.snapshot };
+      const single = one(entries, cursor);
+      staged = undefined;
       try {
-        await this.#commit(one);
+        await this.#commit(single);
       } catch (error) {
         if (!isPoison(error)) throw error;
-        await this.store.quarantine(one, error);
+        await this.store.quarantine(single, error);
         this.cursor = cursor;
-        this.quarantinedEntries += entries.length;
+        this.quarantinedEntries += entries.length + (single.staged?.count ?? 0);
       }
     }
+    if (step.stage) await this.#commit({ ...one([], this.cursor), stage: step.stage });
   }
 
   #refuse(owner: BatchOwner, failure: OplogError): void {
@@ -265,9 +287,9 @@ export class SourceState {
   }
 
   /**
-   * The step a group makes: a page moves the snapshot on, entries the cursor. The parts of a transaction that is
-   * not complete yet stay open (acked with the durable seq) and join the step that completes it. Throws when the
-   * group is refused.
+   * The step a group makes: a page moves the snapshot on, entries the cursor (see logStep). The parts of a
+   * transaction that is not complete yet are staged (acked with the durable seq) and applied by the step that
+   * completes it. Throws when the group is refused.
    */
   #prepare(group: Pending[], owner: BatchOwner, acks: [number, number][]): Step {
     const [first] = group;
@@ -285,28 +307,11 @@ export class SourceState {
       return { ...step, entries: [], bytes: 0, cursor: this.cursor, snapshot };
     }
     const open = this.#open?.owner === owner ? this.#open : undefined;
-    let cursor = open?.cursor ?? this.cursor;
-    let pending = open?.entries ?? [];
-    let pendingBytes = open?.bytes ?? 0;
-    let complete = this.cursor;
-    const entries: OplogEntry[] = [];
-    let bytes = 0;
-    for (const batch of group) {
-      const admitted = admitBatch(cursor, { source: this.id, incarnation: owner.incarnation }, batch.entries!);
-      cursor = advanceCursor(cursor, owner.incarnation, admitted);
-      for (const entry of admitted) pending.push(entry);
-      pendingBytes += batch.bytes!;
-      if (!batch.partial) {
-        entries.push(...pending);
-        bytes += pendingBytes;
-        pending = [];
-        pendingBytes = 0;
-        complete = cursor;
-      }
-      acks.push([batch.frameId, complete.seq]);
-    }
-    this.#open = pending.length > 0 ? { owner, entries: pending, bytes: pendingBytes, cursor } : undefined;
-    return { ...step, entries, bytes, cursor: complete };
+    const session = { source: this.id, incarnation: owner.incarnation };
+    const made = logStep(this.cursor, open, session, group as QueuedBatch[], acks);
+    this.#open = made.open && { owner, ...made.open };
+    const { entries, bytes, cursor, staged, stage } = made;
+    return { ...step, entries, bytes, cursor, staged, stage };
   }
 
   /** A snapshot page alone, or consecutive batches of the same session up to GROUP_ENTRIES entries. */

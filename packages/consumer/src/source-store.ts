@@ -3,6 +3,7 @@ import { type Json, type OplogEntry, type OplogError, type SnapshotPage, snapsho
 import type { Applier, ApplyContext } from './applier.js';
 import { CursorGuard } from './cursor-guard.js';
 import { diagnosePoison } from './failure-diagnosis.js';
+import { clearStaged, quarantineStaged, stagedPages, stageParts } from './open-transaction-store.js';
 import { quarantine } from './quarantine.js';
 import { StagingArea, saveSnapshot } from './snapshot-store.js';
 import type { SourceStore, Step } from './source-state.js';
@@ -49,7 +50,7 @@ export class DatabaseSourceStore implements SourceStore {
 
   async #commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>> {
     try {
-      if (step.page || step.snapshot) return await this.#commitWithSnapshot(step);
+      if (step.page || step.snapshot || step.staged || step.stage) return await this.#commitWithSnapshot(step);
       await this.#commitStreamed(step);
       return step;
     } catch (failure) {
@@ -69,6 +70,7 @@ export class DatabaseSourceStore implements SourceStore {
     await this.#cursors.write(step.source, () =>
       this.#transaction(async (em, trx) => {
         const connection = em.getConnection('write');
+        if (step.staged) await quarantineStaged(connection, trx, step.source, step.staged.from, error);
         await quarantine(connection, trx, step.source, step.entries, error);
         await this.#cursors.save(connection, trx, step.source, step.cursor, step.covered, step.head);
       }),
@@ -89,10 +91,15 @@ export class DatabaseSourceStore implements SourceStore {
       const connection = em.getConnection('write');
       const staging = new StagingArea(connection, trx, step.source);
       if (step.page) await this.#stagePage(staging, step.page, context);
-      const staged = snapshot ? step.entries.filter((e) => snapshot!.entities.includes(e.entity)) : [];
-      const direct = staged.length > 0 ? step.entries.filter((e) => !staged.includes(e)) : step.entries;
-      if (direct.length > 0) await this.applier.apply(em, trx, direct, context);
-      if (staged.length > 0) await this.#stageEntries(staging, staged, context);
+      if (step.staged) {
+        // The parts of a transaction received in pages, before its last part: in pages too, within this transaction.
+        for await (const page of stagedPages(connection, trx, step.source, step.staged.from)) {
+          await this.#applyOrStage(em, trx, staging, snapshot, page, context).catch(SwapFailure.rethrow(page));
+        }
+        await clearStaged(connection, trx, step.source);
+      }
+      await this.#applyOrStage(em, trx, staging, snapshot, step.entries, context);
+      if (step.stage) await stageParts(connection, trx, step.source, step.stage);
       if (snapshot && snapshotReady(snapshot, step.cursor)) {
         await this.#replaceRows(em, trx, staging, snapshot.entities, context);
         covered = [...new Set([...covered, ...snapshot.entities])];
@@ -102,6 +109,21 @@ export class DatabaseSourceStore implements SourceStore {
       await this.#cursors.save(connection, trx, step.source, step.cursor, covered, step.head);
     });
     return { covered, snapshot };
+  }
+
+  /** Applies log entries, except those of entities being snapshotted: they update the staged rows instead. */
+  async #applyOrStage(
+    em: EntityManager,
+    trx: Transaction,
+    staging: StagingArea,
+    snapshot: Step['snapshot'],
+    entries: readonly OplogEntry[],
+    context: ApplyContext,
+  ): Promise<void> {
+    const staged = snapshot ? entries.filter((e) => snapshot.entities.includes(e.entity)) : [];
+    const direct = staged.length > 0 ? entries.filter((e) => !staged.includes(e)) : entries;
+    if (direct.length > 0) await this.applier.apply(em, trx, direct, context);
+    if (staged.length > 0) await this.#stageEntries(staging, staged, context);
   }
 
   #transaction(work: (em: EntityManager, trx: Transaction) => Promise<void>): Promise<void> {
@@ -188,7 +210,10 @@ export class DatabaseSourceStore implements SourceStore {
   }
 }
 
-/** A snapshot's swap that failed, with the staged rows it was writing: what the failure is diagnosed on. */
+/**
+ * A snapshot's swap that failed, with the staged rows it was writing (or a page of a transaction staged in parts,
+ * with its entries): what the failure is diagnosed on.
+ */
 class SwapFailure extends Error {
   constructor(
     readonly error: unknown,

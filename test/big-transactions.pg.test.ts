@@ -1,0 +1,3 @@
+import { bigTransactionSuite } from './suites/big-transaction-suite.js';
+
+bigTransactionSuite('sqlite', 'postgresql');
