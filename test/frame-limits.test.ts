@@ -39,6 +39,8 @@ describe('frames too deep or too big', () => {
       expect(closed.error?.code).toBe('OPLOG_BAD_FRAME');
       expect(closed.error?.message).toBe(`entries.0.pk.id.0.0…: nested deeper than ${MAX_FRAME_DEPTH} levels`);
       expect(closed.code).toBe(1007);
+      // The consumer's log line may reach us after the close does.
+      await consumer.process.waitFor(refused('OPLOG_BAD_FRAME'));
       expect(consumer.process.logs.filter(refused('OPLOG_BAD_FRAME'))).toHaveLength(1);
 
       await h.loadResult(h.load(20));
@@ -66,6 +68,7 @@ describe('frames too deep or too big', () => {
         reason: `OPLOG_FRAME_TOO_BIG: frame over ${MAX_PAYLOAD} bytes (maxPayload); not read`,
         error: { code: 'OPLOG_FRAME_TOO_BIG', message: `frame over ${MAX_PAYLOAD} bytes (maxPayload); not read` },
       });
+      await consumer.process.waitFor(refused('OPLOG_FRAME_TOO_BIG'));
       expect(consumer.process.logs.filter(refused('OPLOG_FRAME_TOO_BIG'))).toHaveLength(1);
 
       // One source transaction bigger than the consumer's frames: the real producer learns why it is refused.
