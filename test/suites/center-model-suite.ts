@@ -23,7 +23,7 @@ const QUESTIONS = 4;
 const CHOICES = 5;
 /** Entries per batch frame when a transaction goes in parts. */
 const PART = 400;
-const RUNS = Number(process.env.OPLOG_PROPERTY_RUNS ?? 12);
+const RUNS = Number(process.env.OPLOG_PROPERTY_RUNS ?? 25);
 const BIG = Number(process.env.OPLOG_PROPERTY_BIG ?? 2500);
 
 interface Keys {
