@@ -10,8 +10,9 @@ import {
 import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
-import { type Applier, type ApplyContext, consumerEntities, createApplier } from '@oplog/consumer';
+import { consumerEntities } from '@oplog/consumer';
 import type { Json, OplogEntry } from '@oplog/protocol';
+import { type Applier, type ApplyContext, createApplier } from '@oplog/replay';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';

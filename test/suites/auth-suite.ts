@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
-import { type Consumer, CredentialStore, consumerEntities, createConsumer, loadSources } from '@oplog/consumer';
+import { type Consumer, CredentialStore, consumerEntities, createConsumer } from '@oplog/consumer';
 import { PROTOCOL_VERSION } from '@oplog/protocol';
+import { loadSources } from '@oplog/replay';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';

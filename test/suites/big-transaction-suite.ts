@@ -51,7 +51,7 @@ export function bigTransactionSuite(sourceDriver: Driver, targetDriver: Driver):
     }
 
     // The last part of each is a few entries only: small enough to come in the same TCP read as the part before it,
-    // which is what left it queued and never applied before SourceState restarted its loop for it.
+    // which is what left it queued and never applied before SourceReplay restarted its loop for it.
     // Through ORM flushes with capture: one question and its choices, all in one transaction.
     for (const [size, batchEntries] of [
       [1001, 1000],

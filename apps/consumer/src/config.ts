@@ -1,4 +1,4 @@
-import { isLoopback } from '@oplog/consumer';
+import { isLoopback } from '@oplog/dashboard';
 import { dbConfigSchema } from '@oplog/runtime';
 import { z } from 'zod';
 

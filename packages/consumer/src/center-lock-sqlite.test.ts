@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConsumer } from './consumer.js';
-import { consumerEntities } from './cursor-store.js';
+import { consumerEntities } from './tables.js';
 
 describe('the SQLite center lease', () => {
   const dirs: string[] = [];

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { EntitySchema, type MikroORM } from '@mikro-orm/core';
 import { schemaFingerprint } from '@oplog/capture';
 import { type OplogEntry, PROTOCOL_VERSION } from '@oplog/protocol';
+import { loadSources } from '@oplog/replay';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Consumer, createConsumer } from './consumer.js';
 import type { ConsumerOptions } from './consumer-options.js';
 import { CredentialStore } from './credential-store.js';
-import { consumerEntities, loadSources } from './cursor-store.js';
+import { consumerEntities } from './tables.js';
 
 const Item = new EntitySchema<{ id: string; name: string }>({
   name: 'Item',

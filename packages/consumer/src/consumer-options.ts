@@ -1,6 +1,7 @@
+import type { DashboardOptions } from '@oplog/dashboard';
+import type { SchemaPolicy } from '@oplog/replay';
 import type { Cursor } from '@oplog/protocol';
 import type { Logger } from '@oplog/runtime';
-import type { DashboardOptions } from './dashboard-access.js';
 import type { TlsFiles } from './edge-server.js';
 import type { AuthMode } from './upgrade-auth.js';
 
@@ -31,7 +32,7 @@ export interface ConsumerOptions {
    * When a source's entities have fields or types other than the consumer's: `refuse` the session (default), or
    * `apply-known`: apply the fields both have with the same type, leave out the rest, and report them.
    */
-  schemaPolicy?: 'refuse' | 'apply-known';
+  schemaPolicy?: SchemaPolicy;
   /**
    * A source transaction this database refuses (a constraint violation, a row of another source): `halt` the source
    * there, its producer retrying with backoff, until the cause is fixed (default); or `quarantine` it in
@@ -89,6 +90,6 @@ export const CONSUMER_DEFAULTS = {
   lagRetentionMs: 3_600_000,
   sqliteWal: true,
   lockCheckMs: 5000,
-  schemaPolicy: 'refuse' as 'refuse' | 'apply-known',
+  schemaPolicy: 'refuse' as SchemaPolicy,
   poison: 'halt' as 'halt' | 'quarantine',
 };

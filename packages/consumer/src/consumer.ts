@@ -2,36 +2,42 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/core';
-import { buildDashboard, type DashboardAssets } from '@oplog/dashboard';
 import {
-  describeDifference,
-  diffSchemas,
-  type HeadReport,
-  type Hello,
-  OplogError,
-  type SchemaDifference,
-} from '@oplog/protocol';
+  buildDashboard,
+  ConsumerMetrics,
+  checkDashboardAccess,
+  createHttpHandler,
+  type DashboardAssets,
+  isLoopback,
+  LagMonitor,
+  loadLagHistory,
+} from '@oplog/dashboard';
+import { type HeadReport, type Hello, OplogError } from '@oplog/protocol';
+import {
+  type Applier,
+  CenterLockKeeper,
+  createApplier,
+  DatabaseSourceStore,
+  loadSources,
+  NO_RECORD,
+  SchemaAdmission,
+  SourceReplay,
+  type SourceStatus,
+  type Step,
+  type StoredSource,
+  statusOf,
+  useSqliteWal,
+} from '@oplog/replay';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import { WebSocketServer } from 'ws';
-import { type Applier, type ApplyContext, createApplier } from './applier.js';
-import { CenterLockKeeper } from './center-lock.js';
 import { CONSUMER_DEFAULTS, type ConsumerOptions } from './consumer-options.js';
 import { CredentialStore, type VerifiedCredential } from './credential-store.js';
 import { CredentialWatch } from './credential-watch.js';
-import { loadSources, NO_RECORD, type StoredSource } from './cursor-store.js';
-import { checkDashboardAccess, isLoopback } from './dashboard-access.js';
 import { createEdgeServer, type EdgeServer } from './edge-server.js';
 import { frameLimitedSocket } from './frame-limit.js';
 import { receiveHeadReport, takeHeadReport } from './head-report.js';
-import { createHttpHandler } from './http-api.js';
-import { loadLagHistory } from './lag-history.js';
-import { LagMonitor } from './lag-monitor.js';
-import { ConsumerMetrics } from './metrics.js';
 import { ConsumerSession, type SessionHost } from './session.js';
-import { type SourceSnapshot, snapshotOf } from './source-snapshot.js';
-import { SourceState, type Step } from './source-state.js';
-import { DatabaseSourceStore } from './source-store.js';
-import { useSqliteWal } from './sqlite-wal.js';
+import { bookkeepingEntities } from './tables.js';
 import { authenticateUpgrade, checkAuthMode } from './upgrade-auth.js';
 
 /** /healthz fails when an apply transaction has been running this long: the apply loop makes no progress. */
@@ -48,11 +54,8 @@ export class Consumer implements Service, SessionHost {
   readonly #options: typeof CONSUMER_DEFAULTS & ConsumerOptions;
   readonly #applier: Applier;
   readonly #store: DatabaseSourceStore;
-  /** source → the schema differences its last hello showed (apply-known only). */
-  readonly #differences = new Map<string, SchemaDifference[]>();
-  /** source → how its entries are applied, from its last hello: the entities it declared, the fields left out. */
-  readonly #contexts = new Map<string, ApplyContext>();
-  readonly #sources = new Map<string, SourceState>();
+  readonly #admission: SchemaAdmission;
+  readonly #sources = new Map<string, SourceReplay>();
   readonly #sessions = new Set<ConsumerSession>();
   #stored = new Map<string, StoredSource>();
   readonly #credentials: CredentialStore;
@@ -81,9 +84,14 @@ export class Consumer implements Service, SessionHost {
     }
     // Read fresh at each scrape, so the lag gauges agree with the cursor rows just committed.
     this.metrics = new ConsumerMetrics(() => this.#monitor?.observe() ?? []);
-    this.#applier = createApplier(orm, { entities: options.entities, shared: options.sharedEntities });
-    this.#store = new DatabaseSourceStore(orm, this.#applier, (source) => this.#contextOf(source));
+    this.#applier = createApplier(orm, {
+      entities: options.entities,
+      shared: options.sharedEntities,
+      internal: bookkeepingEntities,
+    });
     this.logger = (options.logger ?? createLogger()).child({ component: 'consumer' });
+    this.#admission = new SchemaAdmission(this.#applier, this.#options.schemaPolicy, this.logger);
+    this.#store = new DatabaseSourceStore(orm, this.#applier, (source) => this.#admission.contextOf(source));
     this.#centerLock = new CenterLockKeeper(orm, this.#options.lockCheckMs, (error) => this.#onLockLost(error));
     this.#http = this.#createHttpHandler();
     this.#credentials = new CredentialStore(() => this.#orm.em.getConnection('write'));
@@ -161,16 +169,16 @@ export class Consumer implements Service, SessionHost {
     return this.#server!.address() as AddressInfo;
   }
 
-  sources(): SourceSnapshot[] {
-    return [...this.#sources.values()].map((s) => snapshotOf(s, this.#differences.get(s.id) ?? []));
+  sources(): SourceStatus[] {
+    return [...this.#sources.values()].map((s) => statusOf(s, this.#admission.differencesOf(s.id)));
   }
 
-  sourceState(id: string, hello: Hello): SourceState {
+  sourceReplay(id: string, hello: Hello): SourceReplay {
     let state = this.#sources.get(id);
     if (!state) {
       const stored = this.#stored.get(id) ?? { ...NO_RECORD, head: hello.head };
       const { maxBatchEntries, maxEntriesPerSecond } = this.#options;
-      state = new SourceState(
+      state = new SourceReplay(
         id,
         stored,
         {
@@ -192,40 +200,14 @@ export class Consumer implements Service, SessionHost {
     return this.#options.peerTimeoutMs;
   }
 
-  /**
-   * Entities the consumer does not replicate are refused outright (never created from frame data). Fields and
-   * types must match, unless schemaPolicy is apply-known: then what differs is left out and reported.
-   */
   admit(hello: Hello): OplogError | undefined {
-    const ours = this.#applier.fingerprint;
-    const unknown = Object.keys(hello.schema).find((entity) => !Object.hasOwn(ours, entity));
-    if (unknown) return OplogError.unknownEntity(unknown);
-    const differences = diffSchemas(hello.schema, ours);
-    if (differences.length > 0 && this.#options.schemaPolicy === 'refuse') {
-      return OplogError.schemaMismatch(differences.map(describeDifference));
-    }
-    const ignored = new Map<string, Set<string>>();
-    for (const { entity, field, kind } of differences) {
-      if (kind !== 'source') ignored.set(entity, (ignored.get(entity) ?? new Set()).add(field));
-    }
-    this.#differences.set(hello.source, differences);
-    this.#contexts.set(hello.source, {
-      source: hello.source,
-      ignore: ignored,
-      entities: new Set(Object.keys(hello.schema)),
-    });
-    if (differences.length > 0) {
-      this.logger.warn(
-        { source: hello.source, code: 'OPLOG_SCHEMA_MISMATCH', differences: differences.map(describeDifference) },
-        'schema differs: applying the fields both sides share (schemaPolicy apply-known)',
-      );
-    }
-    return undefined;
+    return this.#admission.admit(hello);
   }
 
   entitiesOf(hello: Hello): string[] {
-    return this.#applier.entities.filter((entity) => Object.hasOwn(hello.schema, entity));
+    return this.#admission.entitiesOf(hello);
   }
+
   /** Stops accepting sessions and lets every batch in flight commit and be acked. */
   async drain(): Promise<void> {
     this.#accepting = false;
@@ -266,10 +248,6 @@ export class Consumer implements Service, SessionHost {
     } finally {
       this.#applying.delete(step.source);
     }
-  }
-
-  #contextOf(source: string): ApplyContext {
-    return this.#contexts.get(source) ?? { source };
   }
 
   /** Counts an error that ended a session (SessionHost). */

@@ -5,7 +5,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CredentialStore } from './credential-store.js';
-import { consumerEntities } from './cursor-store.js';
+import { consumerEntities } from './tables.js';
 
 let dir: string;
 let orm: MikroORM;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { type HeadReport, headReportSchema } from '@oplog/protocol';
+import type { SourceReplay } from '@oplog/replay';
 import type { Verification } from './credential-store.js';
-import type { SourceState } from './source-state.js';
 import type { ANONYMOUS } from './upgrade-auth.js';
 
 /** A report is a few hundred bytes; anything longer is not one. */
@@ -43,13 +43,10 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * moved, or undefined when the report is refused.
  */
 export function takeHeadReport(
-  state: SourceState | undefined,
+  state: SourceReplay | undefined,
   { incarnation, head }: HeadReport,
   now = Date.now(),
 ): boolean | undefined {
   if (!state || state.cursor.incarnation !== incarnation) return undefined;
-  Object.assign(state.presence, { headReportedAt: now, headHeardAt: now });
-  if (head.seq <= state.head.seq) return false;
-  state.head = head;
-  return true;
+  return state.reportHead(head, now);
 }

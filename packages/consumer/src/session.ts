@@ -1,27 +1,23 @@
 import {
+  admitHello,
   type Batch,
   decodeProducerFrame,
   encodeFrame,
   errorFrame,
+  fenceNewcomer,
   type Hello,
-  negotiateVersion,
   OplogError,
-  type Position,
   type ProducerFrame,
   type SessionPlan,
 } from '@oplog/protocol';
+import type { BatchOwner, SourceReplay } from '@oplog/replay';
 import type { Logger } from '@oplog/runtime';
 import type WebSocket from 'ws';
 import { FRAME_TOO_BIG } from './frame-limit.js';
-import { rememberPosition } from './lag.js';
-import type { BatchOwner, SourceState } from './source-state.js';
-
-/** Batch starts remembered beyond the cursor: about what a producer's window holds in flight. */
-const MAX_RECEIVED = 64;
 
 export interface SessionHost {
   /** The state of a source, created on first contact. */
-  sourceState(id: string, hello: Hello): SourceState;
+  sourceReplay(id: string, hello: Hello): SourceReplay;
   /** Refuses a hello whose entities or schema the consumer cannot take (see schemaPolicy); else adopts its schema. */
   admit(hello: Hello): OplogError | undefined;
   /** The entities both sides replicate, in apply order. */
@@ -38,7 +34,7 @@ export interface SessionHost {
  * for the source's apply loop and acks what that loop committed.
  */
 export class ConsumerSession implements BatchOwner {
-  #source: SourceState | undefined;
+  #source: SourceReplay | undefined;
   #incarnation = '';
   #closed = false;
   /** Between a hello and its welcome: the session is being planned. */
@@ -98,13 +94,7 @@ export class ConsumerSession implements BatchOwner {
   /** Any frame or pong is a sign of life, for the silent-peer sweep and for the source's "last seen". */
   #heard(): void {
     this.lastHeardAt = Date.now();
-    if (this.#source?.session === this) this.#source.presence.lastSeenAt = this.lastHeardAt;
-  }
-
-  /** The producer told its head as it stands now (hello, heartbeat): see PresenceSnapshot.headHeardAt. */
-  #toldHead(source: SourceState, head: Position): void {
-    source.head = head;
-    source.presence.headHeardAt = this.lastHeardAt;
+    this.#source?.heard(this, this.lastHeardAt);
   }
 
   #onMessage(data: string, bytes: number): void {
@@ -123,11 +113,9 @@ export class ConsumerSession implements BatchOwner {
       case 'batch':
         return void this.#onBatch(frame, bytes);
       case 'snapshot':
-        if (frame.head.seq > this.#source!.head.seq) this.#source!.head = frame.head;
-        this.#source!.enqueuePage(this, frame.id, frame);
-        return;
+        return void this.#source!.enqueuePage(this, frame.id, frame);
       case 'heartbeat':
-        return void this.#toldHead(this.#source!, frame.head);
+        return void this.#source!.reachHead(frame.head, this.lastHeardAt);
       case 'error':
         this.#logger.warn({ source: this.#source?.id, code: frame.code, err: frame.message }, 'producer reported');
         return;
@@ -135,23 +123,19 @@ export class ConsumerSession implements BatchOwner {
   }
 
   #onHello(hello: Hello): void {
-    if (this.#source) return void this.fail(OplogError.badFrame('second hello'));
-    const version = negotiateVersion(hello.protocol);
-    if (version === undefined)
-      return void this.fail(OplogError.versionUnsupported(hello.protocol.min, hello.protocol.max));
-    if (this.authenticatedSourceId !== undefined && hello.source !== this.authenticatedSourceId) {
-      return void this.fail(
-        OplogError.unauthorized(`credential is for source ${this.authenticatedSourceId}, hello claims ${hello.source}`),
-      );
-    }
-    const source = this.host.sourceState(hello.source, hello);
-    // One live session per source. A newcomer is refused while the current one is alive (two producers with one
-    // identity would otherwise take turns, and two different databases would resnapshot each other endlessly);
-    // it replaces a session that has gone silent.
+    const admission = admitHello(hello, {
+      helloSeen: this.#source !== undefined,
+      credentialSourceId: this.authenticatedSourceId,
+    });
+    if ('error' in admission) return void this.fail(admission.error);
+    const { version } = admission;
+    const source = this.host.sourceReplay(hello.source, hello);
+    // One live session per source (see fenceNewcomer): a silent one is replaced.
     const previous = source.session as ConsumerSession | undefined;
-    if (previous && Date.now() - previous.lastHeardAt < this.host.peerTimeoutMs) {
-      source.fencedAt = Date.now();
-      return void this.fail(OplogError.sourceBusy(hello.source));
+    const busy = fenceNewcomer(hello.source, previous?.lastHeardAt, Date.now(), this.host.peerTimeoutMs);
+    if (busy) {
+      source.fenced();
+      return void this.fail(busy);
     }
     const refused = this.host.admit(hello);
     if (refused) return void this.fail(refused);
@@ -159,19 +143,15 @@ export class ConsumerSession implements BatchOwner {
       source.forget(previous);
       previous.fail(new OplogError('OPLOG_SESSION_REPLACED', 'a newer session of this source connected'));
     }
-    source.session = this;
     this.#source = source;
-    // A new session resends from the cursor; what the last one received may belong to another history.
-    Object.assign(source.presence, { disconnectedAt: undefined, received: [] });
-    this.#heard();
-    this.#toldHead(source, hello.head);
+    source.attach(this, hello.head, this.lastHeardAt);
     this.#incarnation = hello.incarnation;
     this.#starting = true;
     void this.#start(source, hello, version);
   }
 
   /** Plans the session (resume, stream, or snapshot first), then welcomes the producer with the durable cursor. */
-  async #start(source: SourceState, hello: Hello, version: number): Promise<void> {
+  async #start(source: SourceReplay, hello: Hello, version: number): Promise<void> {
     let plan: SessionPlan;
     try {
       plan = await source.start(hello, this.host.entitiesOf(hello));
@@ -202,23 +182,13 @@ export class ConsumerSession implements BatchOwner {
   }
 
   #onBatch(batch: Batch, bytes: number): void {
-    const source = this.#source!;
-    const [first, last] = [batch.entries[0]!, batch.entries.at(-1)!];
-    if (last.seq > source.head.seq) source.head = { seq: last.seq, epoch: last.epoch };
-    const { presence } = source;
-    presence.received = rememberPosition(presence.received, first, source.cursor.seq, MAX_RECEIVED);
-    source.enqueue(this, batch.id, batch.entries, batch.partial === true, bytes);
+    this.#source!.enqueue(this, batch.id, batch.entries, batch.partial === true, bytes);
   }
 
   #onClose(): void {
     this.#closed = true;
     const source = this.#source;
-    if (source?.session === this) {
-      source.session = undefined;
-      source.presence.disconnectedAt = Date.now();
-      source.forget(this);
-      this.#logger.info({ source: source.id }, 'source disconnected');
-    }
+    if (source?.detach(this)) this.#logger.info({ source: source.id }, 'source disconnected');
   }
 
   #send(data: string): void {

@@ -5,7 +5,7 @@ import { EntitySchema, type MikroORM } from '@mikro-orm/core';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Consumer, createConsumer } from './consumer.js';
-import { consumerEntities } from './cursor-store.js';
+import { consumerEntities } from './tables.js';
 
 const Item = new EntitySchema<{ id: string }>({ name: 'Item', properties: { id: { type: 'string', primary: true } } });
 

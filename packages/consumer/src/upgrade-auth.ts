@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { isLoopback } from '@oplog/dashboard';
 import type { CredentialStore, Verification } from './credential-store.js';
-import { isLoopback } from './dashboard-access.js';
 
 /** `credentials`: every producer presents a source credential. `none`: producers without one are let in too. */
 export type AuthMode = 'credentials' | 'none';

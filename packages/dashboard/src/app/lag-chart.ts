@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
+import type { HistoryPoint } from '../source-lag.js';
 import { count, duration, short } from './format.js';
-import type { HistoryPoint } from './types.js';
 
 const HOUR_MS = 3_600_000;
 

@@ -1,9 +1,9 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
+import type { HistoryPoint, LagMessage } from '../source-lag.js';
 import { LagChart } from './lag-chart.js';
 import { SourceTable } from './source-table.js';
 import { summarize } from './summary.js';
-import type { HistoryPoint, LagMessage } from './types.js';
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
 

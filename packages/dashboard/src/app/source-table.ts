@@ -1,5 +1,5 @@
+import type { SourceLag } from '../source-lag.js';
 import { ago, atLeast, clock, count, duration, rate } from './format.js';
-import type { SourceLag } from './types.js';
 
 export type SortKey = 'id' | 'state' | 'lagChanges' | 'lagMs' | 'throughput' | 'lastSeenAt' | 'error';
 

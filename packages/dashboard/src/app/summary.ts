@@ -1,5 +1,5 @@
+import type { SourceLag } from '../source-lag.js';
 import { atLeast, count, duration } from './format.js';
-import type { SourceLag } from './types.js';
 
 export interface Summary {
   live: number;

@@ -1,6 +1,7 @@
 import {
   type EntityMetadata,
   type EntityProperty,
+  type EntitySchema,
   type IDatabaseDriver,
   type MikroORM,
   type Platform,
@@ -9,8 +10,8 @@ import {
 } from '@mikro-orm/core';
 import { OUTBOX_ENTITY_NAMES } from '@oplog/capture';
 import type { Json } from '@oplog/protocol';
-import { consumerEntities } from './cursor-store.js';
 import { badValue, type Canonical, keyCanonical } from './key-canonical.js';
+import { replayEntities } from './tables.js';
 
 const WRITE: TransformContext = { mode: 'query-data' };
 
@@ -71,17 +72,19 @@ export interface EntityPlan {
   shapes: Map<string, Shape>;
 }
 
-/** The consumer's bookkeeping (cursors, owners, credentials…): a source that could write it could forge them. */
-const CONSUMER_ENTITY_NAMES: ReadonlySet<string> = new Set(consumerEntities.map((entity) => entity.meta.className));
-
 /** The entities a consumer replays: the ones named, or every entity with a table of its own but ours. */
-export function acceptedEntities(orm: MikroORM, names: readonly string[] | undefined): EntityMetadata[] {
+export function acceptedEntities(
+  orm: MikroORM,
+  names: readonly string[] | undefined,
+  internal: readonly EntitySchema[] = [],
+): EntityMetadata[] {
+  const bookkeeping = new Set([...replayEntities, ...internal].map((entity) => entity.meta.className));
   const all = Object.values(orm.getMetadata().getAll());
   const replayable = (meta: EntityMetadata) =>
     !meta.embeddable && !meta.virtual && !meta.pivotTable && !(meta.abstract && !meta.discriminatorColumn);
-  const internal = (meta: EntityMetadata) =>
-    OUTBOX_ENTITY_NAMES.has(meta.className) || CONSUMER_ENTITY_NAMES.has(meta.className);
-  if (!names) return all.filter((meta) => replayable(meta) && !internal(meta));
+  const isInternal = (meta: EntityMetadata) =>
+    OUTBOX_ENTITY_NAMES.has(meta.className) || bookkeeping.has(meta.className);
+  if (!names) return all.filter((meta) => replayable(meta) && !isInternal(meta));
   return names.map((name) => {
     const meta = all.find((m) => m.className === name);
     if (!meta || !replayable(meta)) throw new Error(`Applier: ${name} is not an entity with a table of its own`);

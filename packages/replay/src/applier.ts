@@ -1,4 +1,4 @@
-import type { EntityManager, IDatabaseDriver, MikroORM, Transaction } from '@mikro-orm/core';
+import type { EntityManager, EntitySchema, IDatabaseDriver, MikroORM, Transaction } from '@mikro-orm/core';
 import { onPostgres, schemaFingerprint } from '@oplog/capture';
 import { type Json, type OplogEntry, OplogError, type SchemaFingerprint } from '@oplog/protocol';
 import { compileDeletes, compileUpserts, pkOfKey, type References, rowKeyOf } from './apply-sql.js';
@@ -53,6 +53,11 @@ export interface ApplierOptions {
    * of its own source, so that no source can keep another's row from being deleted.
    */
   shared?: readonly string[];
+  /**
+   * The caller's own bookkeeping entities (credentials, lag samples…), never replayed, like the replay's own tables:
+   * a source that could write them could forge them.
+   */
+  internal?: readonly EntitySchema[];
 }
 
 /**
@@ -63,7 +68,8 @@ export function createApplier(orm: MikroORM, options: ApplierOptions = {}): Appl
   const driver: IDatabaseDriver = orm.em.getDriver();
   const owners = ownerSql(onPostgres(driver.getPlatform()));
   const plans = new Map<string, EntityPlan>();
-  for (const meta of acceptedEntities(orm, options.entities)) plans.set(meta.className, planEntity(meta, driver));
+  for (const meta of acceptedEntities(orm, options.entities, options.internal))
+    plans.set(meta.className, planEntity(meta, driver));
   const shared = new Set(options.shared ?? []);
   for (const name of shared) if (!plans.has(name)) throw new Error(`Applier: shared entity ${name} is not replayed`);
 

@@ -1,7 +1,7 @@
 import type { Position } from '@oplog/protocol';
 
 /** What the consumer heard from one source and when (see Presence). */
-export interface PresenceSnapshot {
+export interface PresenceView {
   /** When the source was last heard: any frame or pong of its session, not only heartbeats. */
   lastSeenAt: number | undefined;
   /**
@@ -21,7 +21,7 @@ export interface PresenceSnapshot {
  * What the consumer heard from one source and when, kept across its sessions (in memory only): the lag model reads
  * it to tell what it knows from what it can only bound. Sessions and head reports write it.
  */
-export class Presence implements PresenceSnapshot {
+export class Presence implements PresenceView {
   lastSeenAt: number | undefined;
   headHeardAt: number | undefined;
   headReportedAt: number | undefined;
@@ -29,8 +29,25 @@ export class Presence implements PresenceSnapshot {
   /** Replaced, never changed in place, so a snapshot can share it. */
   received: readonly Position[] = [];
 
-  snapshot(): PresenceSnapshot {
+  view(): PresenceView {
     const { lastSeenAt, headHeardAt, headReportedAt, disconnectedAt, received } = this;
     return { lastSeenAt, headHeardAt, headReportedAt, disconnectedAt, received };
   }
+}
+
+/**
+ * Adds a position heard from the source to `known` (sorted by seq, only beyond the cursor) and keeps at most `max`
+ * of them: the earliest always stays, since it is the one the estimate reads; the others are thinned from the middle.
+ */
+export function rememberPosition(
+  known: readonly Position[],
+  position: Position,
+  cursorSeq: number,
+  max = 16,
+): Position[] {
+  const kept = known.filter((p) => p.seq > cursorSeq && p.seq !== position.seq);
+  if (position.seq > cursorSeq) kept.push(position);
+  kept.sort((a, b) => a.seq - b.seq);
+  while (kept.length > max) kept.splice(Math.floor(kept.length / 2), 1);
+  return kept;
 }

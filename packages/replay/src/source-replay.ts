@@ -15,10 +15,10 @@ import {
 } from '@oplog/protocol';
 import type { StoredSource } from './cursor-store.js';
 import { logStep, type OpenTransaction, type QueuedBatch } from './log-step.js';
-import type { StagedParts } from './open-transaction-store.js';
 import { RateLimit } from './rate-limit.js';
 import type { StoredSnapshot } from './snapshot-store.js';
-import { Presence } from './source-presence.js';
+import { Presence, rememberPosition } from './source-presence.js';
+import type { SourceStore, Step } from './source-store.js';
 
 /** What a session needs to hear back from the apply loop. */
 export interface BatchOwner {
@@ -38,38 +38,6 @@ type Pending =
       bytes?: undefined;
     };
 
-/** One step of a source, committed in one transaction: a snapshot page or log entries, and the state after them. */
-export interface Step {
-  source: string;
-  entries: readonly OplogEntry[];
-  /** The size of the batch frames the entries came in (for metrics). */
-  bytes: number;
-  page: SnapshotPage | undefined;
-  cursor: Cursor;
-  covered: readonly string[];
-  snapshot: StoredSnapshot | undefined;
-  head: Position;
-  /** Completes a transaction received in parts: its `count` staged entries, from seq `from`, apply before `entries`. */
-  staged?: { from: number; count: number };
-  /** Parts of a transaction that goes on after this step, staged with it (see open-transaction-store.ts). */
-  stage?: StagedParts;
-}
-
-/** Where a source's state is made durable (the consumer's database). */
-export interface SourceStore {
-  /** The source's durable record, read afresh (the blank one when it has none). */
-  load(source: string): Promise<SourceRecord>;
-  /**
-   * Commits a step. When it completes a snapshot, the staged rows replace the source's rows in the same
-   * transaction; the result is then the state without the snapshot.
-   */
-  commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>>;
-  /** Starts a snapshot over: drops anything staged and stores the new cursor and progress. */
-  restart(step: Omit<Step, 'entries' | 'bytes' | 'page'>): Promise<void>;
-  /** Parks a step's entries (one source transaction) instead of applying them, and moves the cursor past them. */
-  quarantine(step: Step, error: OplogError): Promise<void>;
-}
-
 /** What one source may send, enforced before anything of a batch is applied, and what becomes of poison. */
 export interface SourceRules {
   /** A batch frame with more entries is refused with OPLOG_BATCH_TOO_BIG. */
@@ -86,18 +54,22 @@ export interface SourceRules {
 /** Entries applied together when batches queue up: group commit, to catch up a backlog faster. */
 const GROUP_ENTRIES = 5000;
 
+/** Batch starts remembered beyond the cursor: about what a producer's window holds in flight. */
+const MAX_RECEIVED = 64;
+
 /**
  * One source's replication state on the consumer, shared by its successive sessions. Work is applied one step
  * at a time, so two sessions of the same source can never apply concurrently, and every ack follows the commit
  * that made it true.
  */
-export class SourceState {
+export class SourceReplay {
   /** Durable: what is committed (or, for a snapshot, the log position it continues from). */
   cursor: Cursor;
   covered: readonly string[];
   snapshot: StoredSnapshot | undefined;
-  /** The producer's head as last heard (hello, heartbeat or batch). */
+  /** How far the source's log reaches, as last heard: see `reachHead` for the one rule that moves it. */
   head: Position;
+  /** The session whose batches are applied and acked: see attach and detach. */
   session: BatchOwner | undefined;
   /** What was heard from the source and when, for the lag model. */
   readonly presence = new Presence();
@@ -169,14 +141,67 @@ export class SourceState {
     return plan;
   }
 
+  /**
+   * A new session of the source (its hello was admitted): it is the one applied, acked and heard from now on, and
+   * its hello sets the head afresh, lower too (a source restored from a backup has a shorter log).
+   */
+  attach(owner: BatchOwner, head: Position, now = Date.now()): void {
+    this.session = owner;
+    this.head = head;
+    // A new session resends from the cursor; what the last one received may belong to another history.
+    Object.assign(this.presence, { disconnectedAt: undefined, received: [], lastSeenAt: now, headHeardAt: now });
+  }
+
+  /** The session closed: unless a newer one replaced it, the source is offline and its queued work is dropped. */
+  detach(owner: BatchOwner, now = Date.now()): boolean {
+    if (this.session !== owner) return false;
+    this.session = undefined;
+    this.presence.disconnectedAt = now;
+    this.forget(owner);
+    return true;
+  }
+
+  /** Any frame or pong of the attached session is a sign of life (see PresenceView.lastSeenAt). */
+  heard(owner: BatchOwner, now = Date.now()): void {
+    if (this.session === owner) this.presence.lastSeenAt = now;
+  }
+
+  /** A second producer of this source was refused while this one streams. */
+  fenced(now = Date.now()): void {
+    this.fencedAt = now;
+  }
+
+  /**
+   * The one rule for the head between hellos: it moves on, never back (a head report can cross a batch that went
+   * further). `toldAt`: when the source told its head as it stood then (a heartbeat, a head report), which a batch's
+   * last entry is not (the producer may hold more). Returns whether the head moved.
+   */
+  reachHead(head: Position, toldAt?: number): boolean {
+    if (toldAt !== undefined) this.presence.headHeardAt = toldAt;
+    if (head.seq <= this.head.seq) return false;
+    this.head = head;
+    return true;
+  }
+
+  /** The local app reported its head (POST /api/head) while its producer may be down. */
+  reportHead(head: Position, now = Date.now()): boolean {
+    this.presence.headReportedAt = now;
+    return this.reachHead(head, now);
+  }
+
   /** `partial`: the batch ends inside a transaction whose next part follows; `bytes`: the frame's size. */
   enqueue(owner: BatchOwner, frameId: number, entries: OplogEntry[], partial: boolean, bytes: number): void {
+    const [first, last] = [entries[0]!, entries.at(-1)!];
+    this.reachHead({ seq: last.seq, epoch: last.epoch });
+    const { presence } = this;
+    presence.received = rememberPosition(presence.received, first, this.cursor.seq, MAX_RECEIVED);
     const { maxBatchEntries } = this.rules;
     if (entries.length > maxBatchEntries) this.#refuse(owner, OplogError.batchTooBig(entries.length, maxBatchEntries));
     else this.#push({ owner, frameId, entries, partial, bytes });
   }
 
   enqueuePage(owner: BatchOwner, frameId: number, page: SnapshotPage): void {
+    this.reachHead(page.head);
     this.#push({ owner, frameId, page });
   }
 

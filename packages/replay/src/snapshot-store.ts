@@ -1,59 +1,8 @@
-import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
+import type { Connection, Transaction } from '@mikro-orm/core';
 import type { Json, SnapshotProgress, SnapshotReason } from '@oplog/protocol';
-import { OWNER_TABLE } from './row-owner.js';
+import { TABLES } from './tables.js';
 
-/** A snapshot in progress, one row per source, committed with every page so that it resumes after a crash. */
-export interface SnapshotStateRow {
-  source: string;
-  incarnation: string;
-  reason: string;
-  entities: string;
-  done: number;
-  afterKey: string | null;
-  highWater: number;
-  rows: number;
-  total: number;
-  startedAt: number;
-}
-
-/** A staged row: the source's current image of it while the snapshot runs (pages, then the log, write here). */
-export interface SnapshotRowRow {
-  source: string;
-  entity: string;
-  pkKey: string;
-  image: string;
-}
-
-const STATE = 'oplog_snapshot';
-const ROWS = 'oplog_snapshot_row';
-
-export const OplogSnapshotState = new EntitySchema<SnapshotStateRow>({
-  name: 'OplogSnapshotState',
-  tableName: STATE,
-  properties: {
-    source: { type: 'string', length: 64, primary: true },
-    incarnation: { type: 'string', length: 64 },
-    reason: { type: 'string', length: 32 },
-    entities: { type: 'text' },
-    done: { type: 'integer' },
-    afterKey: { type: 'text', fieldName: 'after_key', nullable: true },
-    highWater: { type: 'bigint', fieldName: 'high_water' },
-    rows: { type: 'bigint' },
-    total: { type: 'bigint' },
-    startedAt: { type: 'bigint', fieldName: 'started_at' },
-  },
-});
-
-export const OplogSnapshotRow = new EntitySchema<SnapshotRowRow>({
-  name: 'OplogSnapshotRow',
-  tableName: ROWS,
-  properties: {
-    source: { type: 'string', length: 64, primary: true },
-    entity: { type: 'string', length: 128, primary: true },
-    pkKey: { type: 'string', length: 512, primary: true, fieldName: 'pk_key' },
-    image: { type: 'text' },
-  },
-});
+const { snapshot: STATE, snapshotRow: ROWS, rowOwner: OWNER_TABLE } = TABLES;
 
 export interface StoredSnapshot extends SnapshotProgress {
   startedAt: number;

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { SourceLag } from './lag-tracker.js';
+import type { SourceLag } from './source-lag.js';
 
 /**
  * The consumer's Prometheus metrics, in a registry of its own (not prom-client's global one), so two consumers in

@@ -1,28 +1,6 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { TABLES } from './tables.js';
 
-/**
- * Which source created each replicated row, by entity and primary key: another source may not update or delete
- * it, and a full resync deletes the rows its source no longer has.
- */
-export interface RowOwnerRow {
-  entity: string;
-  /** The primary key's canonical text (see Applier.rowKey). */
-  pk: string;
-  source: string;
-}
-
-export const OWNER_TABLE = 'oplog_row_owner';
-
-export const OplogRowOwner = new EntitySchema<RowOwnerRow>({
-  name: 'OplogRowOwner',
-  tableName: OWNER_TABLE,
-  properties: {
-    entity: { type: 'string', length: 128, primary: true },
-    pk: { type: 'string', length: 512, primary: true },
-    source: { type: 'string', length: 64 },
-  },
-  indexes: [{ properties: ['source', 'entity'] }],
-});
+const OWNER_TABLE = TABLES.rowOwner;
 
 /** The ownership table's statements on one platform. Each list of keys is one parameter: a JSON array of strings. */
 export interface OwnerSql {

@@ -1,38 +1,10 @@
 import type { Position } from '@oplog/protocol';
-import type { StoredSource } from './cursor-store.js';
-import { type AppliedSample, isHeadKnown, lagOf, rememberPosition, type SourceStateName, throughput } from './lag.js';
-import type { SourceSnapshot } from './source-snapshot.js';
+import { rememberPosition, type SourceStatus, type StoredSource } from '@oplog/replay';
+import { type AppliedSample, isHeadKnown, lagOf, throughput } from './lag.js';
+import type { SourceLag } from './source-lag.js';
 
 /** How long a source shows as fenced after a second producer of it was refused. */
 const FENCED_SHOWN_MS = 30_000;
-
-/** One source as the dashboard, the SSE stream and /metrics show it. */
-export interface SourceLag {
-  id: string;
-  state: SourceStateName;
-  lagChanges: number;
-  lagMs: number;
-  /** False while the head is unknown (see isHeadKnown): lagChanges and lagMs are then lower bounds ("≥ n"). */
-  lagKnown: boolean;
-  /** When the head the figures use was told (hello, heartbeat or head report). */
-  headHeardAt: number | null;
-  /** Entries applied per second over the last minute. */
-  throughput: number;
-  cursor: Position;
-  head: Position;
-  /** When any frame of the source last arrived. */
-  lastSeenAt: number | null;
-  /**
-   * When the connection of an offline or halted source closed; null while connected. For a source not seen since
-   * this consumer started, its last commit (the connection closed later).
-   */
-  offlineSince: number | null;
-  lastError: { code: string; message: string; at: number } | null;
-  /** While snapshotting: why, and how far. */
-  snapshot: SourceSnapshot['snapshot'] | null;
-  /** The last full resync (restore from backup, trimmed history, new source) and when. */
-  lastResync: SourceSnapshot['lastResync'] | null;
-}
 
 interface Memory {
   known: Position[];
@@ -57,7 +29,7 @@ export class LagTracker {
     this.#stored = stored;
   }
 
-  observe(snapshots: readonly SourceSnapshot[], now = Date.now()): SourceLag[] {
+  observe(snapshots: readonly SourceStatus[], now = Date.now()): SourceLag[] {
     const seen = new Set<string>();
     const result: SourceLag[] = [];
     for (const snapshot of snapshots) {
@@ -95,7 +67,7 @@ export class LagTracker {
     return result;
   }
 
-  #observeOne(snapshot: SourceSnapshot, now: number): SourceLag {
+  #observeOne(snapshot: SourceStatus, now: number): SourceLag {
     let memory = this.#memory.get(snapshot.id);
     if (!memory) {
       memory = { known: [], applied: [], lastConnectedAt: undefined, caughtUpAt: undefined };
@@ -110,7 +82,7 @@ export class LagTracker {
     memory.known = rememberPosition(memory.known, snapshot.head, snapshot.cursor.seq);
     const lastSample = memory.applied.at(-1);
     if (!lastSample || now - lastSample.at >= 1000 || snapshot.appliedEntries < lastSample.applied) {
-      // A counter that went down belongs to a new SourceState (a restart): start the window again.
+      // A counter that went down belongs to a new SourceReplay (a restart): start the window again.
       if (lastSample && snapshot.appliedEntries < lastSample.applied) memory.applied = [];
       memory.applied.push({ at: now, applied: snapshot.appliedEntries });
       while (memory.applied[0]!.at < now - THROUGHPUT_WINDOW_MS) memory.applied.shift();

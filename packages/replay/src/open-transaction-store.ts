@@ -1,31 +1,10 @@
-import { type Connection, EntitySchema, type Transaction } from '@mikro-orm/core';
+import type { Connection, Transaction } from '@mikro-orm/core';
 import type { AbstractSqlConnection, Knex } from '@mikro-orm/knex';
 import type { OplogEntry, OplogError } from '@oplog/protocol';
 import { quarantine } from './quarantine.js';
+import { TABLES } from './tables.js';
 
-/**
- * A part of a source transaction too big for one batch, received and not applied yet. Parts are staged durably, in
- * their own steps, so that a transaction of a million changes never sits in the consumer's memory; the step that
- * receives the last part applies them all, in pages, in its one transaction, and empties the staging.
- */
-export interface OpenEntryRow {
-  source: string;
-  seq: number;
-  /** The whole entry, as JSON. */
-  entry: string;
-}
-
-const TABLE = 'oplog_open_entry';
-
-export const OplogOpenEntry = new EntitySchema<OpenEntryRow>({
-  name: 'OplogOpenEntry',
-  tableName: TABLE,
-  properties: {
-    source: { type: 'string', length: 64, primary: true },
-    seq: { type: 'bigint', primary: true },
-    entry: { type: 'text' },
-  },
-});
+const TABLE = TABLES.openEntry;
 
 /** Parts staged by a step: of the transaction that begins at seq `from`, and continues after the step. */
 export interface StagedParts {

@@ -1,11 +1,5 @@
 import { HEAD_REPORT_TTL_MS, type Position } from '@oplog/protocol';
-
-/**
- * How a source is doing, as the dashboard and /metrics show it. Each state has one rule in `classify`, checked in
- * the order of this list, so a new state is one more member and one more rule placed where it takes precedence.
- */
-export const SOURCE_STATES = ['halted', 'offline', 'fenced', 'snapshotting', 'catching-up', 'live'] as const;
-export type SourceStateName = (typeof SOURCE_STATES)[number];
+import type { LagState } from './source-lag.js';
 
 /** A connected source whose oldest unapplied change is younger than this is live; older, it is catching up. */
 export const LIVE_LAG_MS = 5000;
@@ -20,7 +14,7 @@ export function isHeadKnown(connected: boolean, headReportedAt: number | undefin
   return connected || (headReportedAt !== undefined && now - headReportedAt < HEAD_REPORT_TTL_MS);
 }
 
-/** What the lag model reads about one source (a `SourceSnapshot` plus what the tracker remembered). */
+/** What the lag model reads about one source (a `SourceStatus` plus what the tracker remembered). */
 export interface LagInput {
   connected: boolean;
   /** See `isHeadKnown`: when false, `head` is a lower bound and so is every lag figure. */
@@ -46,7 +40,7 @@ export interface LagInput {
 }
 
 export interface Lag {
-  state: SourceStateName;
+  state: LagState;
   /** The producer's head seq minus the durable cursor's seq (as last heard: a dead producer reports nothing). */
   changes: number;
   /** Now minus the commit time of the oldest change not yet applied, estimated by `lagMs`; 0 when caught up. */
@@ -90,7 +84,7 @@ export function lagMs(input: Omit<LagInput, 'lastError'>, now: number): number {
 export function classify(
   input: Pick<LagInput, 'connected' | 'snapshotting' | 'halted' | 'fenced' | 'lastError' | 'lastConnectedAt'>,
   ms: number,
-): SourceStateName {
+): LagState {
   if (input.halted) return 'halted';
   if (!input.connected) {
     const { lastError, lastConnectedAt } = input;
@@ -104,23 +98,6 @@ export function classify(
 export function lagOf(input: LagInput, now: number): Lag {
   const ms = lagMs(input, now);
   return { state: classify(input, ms), changes: lagChanges(input.cursor, input.head), ms, known: input.headKnown };
-}
-
-/**
- * Adds a position heard from the source to `known` (sorted by seq, only beyond the cursor) and keeps at most `max`
- * of them: the earliest always stays, since it is the one the estimate reads; the others are thinned from the middle.
- */
-export function rememberPosition(
-  known: readonly Position[],
-  position: Position,
-  cursorSeq: number,
-  max = 16,
-): Position[] {
-  const kept = known.filter((p) => p.seq > cursorSeq && p.seq !== position.seq);
-  if (position.seq > cursorSeq) kept.push(position);
-  kept.sort((a, b) => a.seq - b.seq);
-  while (kept.length > max) kept.splice(Math.floor(kept.length / 2), 1);
-  return kept;
 }
 
 /** One reading of a source's applied-entries counter. */

@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { Connection } from '@mikro-orm/core';
+import type { SourceStatus, StoredSource } from '@oplog/replay';
 import type { Logger } from '@oplog/runtime';
-import type { StoredSource } from './cursor-store.js';
 import { pruneLagSamples, saveLagSamples } from './lag-history.js';
-import { LagTracker, type SourceLag } from './lag-tracker.js';
-import type { SourceSnapshot } from './source-snapshot.js';
+import { LagTracker } from './lag-tracker.js';
+import type { SourceLag } from './source-lag.js';
 
 export interface LagMonitorOptions {
   /** How often the lag of every source is written to `oplog_lag_sample`. */
@@ -34,7 +34,7 @@ export class LagMonitor {
   #nudged = false;
 
   constructor(
-    private readonly snapshots: () => SourceSnapshot[],
+    private readonly snapshots: () => SourceStatus[],
     private readonly connection: () => Connection,
     stored: ReadonlyMap<string, StoredSource>,
     private readonly options: LagMonitorOptions,

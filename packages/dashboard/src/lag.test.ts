@@ -1,16 +1,6 @@
 import { HEAD_REPORT_TTL_MS } from '@oplog/protocol';
 import { describe, expect, it } from 'vitest';
-import {
-  classify,
-  isHeadKnown,
-  type LagInput,
-  LIVE_LAG_MS,
-  lagChanges,
-  lagMs,
-  lagOf,
-  rememberPosition,
-  throughput,
-} from './lag.js';
+import { classify, isHeadKnown, type LagInput, LIVE_LAG_MS, lagChanges, lagMs, lagOf, throughput } from './lag.js';
 
 const NOW = 1_000_000;
 const input = (over: Partial<LagInput>): LagInput => ({
@@ -137,17 +127,6 @@ describe('classify', () => {
 
   it('lets an idle source be live with lag 0', () => {
     expect(lagOf(input({}), NOW)).toEqual({ state: 'live', changes: 0, ms: 0, known: true });
-  });
-});
-
-describe('rememberPosition', () => {
-  it('keeps positions beyond the cursor, sorted, and always the earliest when thinning', () => {
-    let known = [] as { seq: number; epoch: number }[];
-    for (let seq = 1; seq <= 40; seq++) known = rememberPosition(known, { seq, epoch: seq }, 5, 8);
-    expect(known).toHaveLength(8);
-    expect(known[0]).toEqual({ seq: 6, epoch: 6 });
-    expect(known.at(-1)).toEqual({ seq: 40, epoch: 40 });
-    expect(rememberPosition(known, { seq: 41, epoch: 41 }, 30, 8).every((p) => p.seq > 30)).toBe(true);
   });
 });
 

@@ -7,8 +7,9 @@ import {
   type LockHolder,
   LossReporter,
 } from './lock-holder.js';
+import { TABLES } from './tables.js';
 
-const TABLE = 'oplog_consumer_lease';
+const TABLE = TABLES.lease;
 const NAME = 'center';
 
 /** A lease lasts this many check periods: renewed every period, it survives a few slow or failed renewals. */

@@ -1,16 +1,56 @@
 import { ConstraintViolationException, type EntityManager, type MikroORM, type Transaction } from '@mikro-orm/core';
-import { type Json, type OplogEntry, type OplogError, type SnapshotPage, snapshotReady } from '@oplog/protocol';
+import {
+  type Cursor,
+  type Json,
+  type OplogEntry,
+  type OplogError,
+  type Position,
+  type SnapshotPage,
+  type SourceRecord,
+  snapshotReady,
+} from '@oplog/protocol';
 import type { Applier, ApplyContext } from './applier.js';
 import { CursorGuard } from './cursor-guard.js';
 import { diagnosePoison } from './failure-diagnosis.js';
-import { clearStaged, quarantineStaged, stagedPages, stageParts } from './open-transaction-store.js';
+import { clearStaged, quarantineStaged, type StagedParts, stagedPages, stageParts } from './open-transaction-store.js';
 import { quarantine } from './quarantine.js';
-import { StagingArea, saveSnapshot } from './snapshot-store.js';
-import type { SourceStore, Step } from './source-state.js';
+import { StagingArea, type StoredSnapshot, saveSnapshot } from './snapshot-store.js';
 import { runScript } from './sql-script.js';
 
 /** Rows moved per statement group when a snapshot's staged rows replace a source's rows. */
 const SWAP_PAGE = 1000;
+
+/** One step of a source, committed in one transaction: a snapshot page or log entries, and the state after them. */
+export interface Step {
+  source: string;
+  entries: readonly OplogEntry[];
+  /** The size of the batch frames the entries came in (for metrics). */
+  bytes: number;
+  page: SnapshotPage | undefined;
+  cursor: Cursor;
+  covered: readonly string[];
+  snapshot: StoredSnapshot | undefined;
+  head: Position;
+  /** Completes a transaction received in parts: its `count` staged entries, from seq `from`, apply before `entries`. */
+  staged?: { from: number; count: number };
+  /** Parts of a transaction that goes on after this step, staged with it (see open-transaction-store.ts). */
+  stage?: StagedParts;
+}
+
+/** Where a source's state is made durable (the consumer's database). */
+export interface SourceStore {
+  /** The source's durable record, read afresh (the blank one when it has none). */
+  load(source: string): Promise<SourceRecord>;
+  /**
+   * Commits a step. When it completes a snapshot, the staged rows replace the source's rows in the same
+   * transaction; the result is then the state without the snapshot.
+   */
+  commit(step: Step): Promise<Pick<Step, 'covered' | 'snapshot'>>;
+  /** Starts a snapshot over: drops anything staged and stores the new cursor and progress. */
+  restart(step: Omit<Step, 'entries' | 'bytes' | 'page'>): Promise<void>;
+  /** Parks a step's entries (one source transaction) instead of applying them, and moves the cursor past them. */
+  quarantine(step: Step, error: OplogError): Promise<void>;
+}
 
 /**
  * The consumer's database as a SourceStore. Every step is one transaction: the data (applied, or staged while a

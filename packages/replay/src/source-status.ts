@@ -1,17 +1,17 @@
 import type { Position, SchemaDifference } from '@oplog/protocol';
-import type { PresenceSnapshot } from './source-presence.js';
-import type { SourceState } from './source-state.js';
+import type { PresenceView } from './source-presence.js';
+import type { SourceReplay } from './source-replay.js';
 
 /** What the consumer knows of one source right now (for status, metrics and the dashboard). */
-export interface SourceSnapshot extends PresenceSnapshot {
+export interface SourceStatus extends PresenceView {
   id: string;
   connected: boolean;
   incarnation: string | null;
   cursor: Position;
   head: Position;
-  lastError: SourceState['lastError'];
+  lastError: SourceReplay['lastError'];
   /** Set while a poison change holds the source back. */
-  halted: SourceState['halted'];
+  halted: SourceReplay['halted'];
   /** When a second producer of this source was last refused (OPLOG_SOURCE_BUSY). */
   fencedAt: number | undefined;
   appliedEntries: number;
@@ -19,19 +19,19 @@ export interface SourceSnapshot extends PresenceSnapshot {
   quarantinedEntries: number;
   /** While the source is being snapshotted: why, and how far (rows staged of the rows counted). */
   snapshot: { reason: string; rows: number; total: number; percent: number } | undefined;
-  lastResync: SourceState['lastResync'];
+  lastResync: SourceReplay['lastResync'];
   /** Fields left out under schemaPolicy apply-known. */
   schemaDifferences: SchemaDifference[];
 }
 
-export function snapshotOf(s: SourceState, schemaDifferences: SchemaDifference[]): SourceSnapshot {
+export function statusOf(s: SourceReplay, schemaDifferences: SchemaDifference[]): SourceStatus {
   return {
     id: s.id,
     connected: s.session !== undefined,
     incarnation: s.cursor.incarnation,
     cursor: { seq: s.cursor.seq, epoch: s.cursor.epoch },
     head: s.head,
-    ...s.presence.snapshot(),
+    ...s.presence.view(),
     lastError: s.lastError,
     halted: s.halted,
     fencedAt: s.fencedAt,

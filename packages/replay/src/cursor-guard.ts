@@ -11,7 +11,7 @@ import type { SqlStatement } from './sql-script.js';
  *
  * The versions a source's next write expects are kept here, by source, so the apply loop never sees them: `load`
  * sets it from the database, each write that commits moves it on, and a failed one leaves it until the next load.
- * Steps of one source run one at a time (SourceState), so there is one expected version per source.
+ * Steps of one source run one at a time (SourceReplay), so there is one expected version per source.
  */
 export class CursorGuard {
   /** source → the version its cursor row had when this consumer last read or wrote it; null: no row. */

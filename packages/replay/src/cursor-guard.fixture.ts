@@ -6,9 +6,10 @@ import type { Cursor, Hello, OplogEntry } from '@oplog/protocol';
 import { type DbConfig, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApplier } from './applier.js';
-import { consumerEntities, NO_RECORD } from './cursor-store.js';
-import { SourceState, type Step } from './source-state.js';
-import { DatabaseSourceStore } from './source-store.js';
+import { NO_RECORD } from './cursor-store.js';
+import { SourceReplay } from './source-replay.js';
+import { DatabaseSourceStore, type Step } from './source-store.js';
+import { replayEntities } from './tables.js';
 
 const Item = new EntitySchema<{ id: string; name: string }>({
   name: 'Item',
@@ -66,7 +67,7 @@ export function cursorGuardSuite(driver: 'sqlite' | 'postgresql'): void {
     let center: Awaited<ReturnType<typeof centerDatabase>>;
     const orms: MikroORM[] = [];
     const open = async () => {
-      const orm = await openOrm(center.db, { entities: [Item, ...consumerEntities] });
+      const orm = await openOrm(center.db, { entities: [Item, ...replayEntities] });
       orms.push(orm);
       return orm;
     };
@@ -132,7 +133,7 @@ export function cursorGuardSuite(driver: 'sqlite' | 'postgresql'): void {
       await a.commit(step(1, { i1: 'v1' }));
       await a.commit(step(2, { i1: 'v2' }));
       // B's memory of the source is from before A wrote: blank, as a consumer loads it at its start.
-      const state = new SourceState(SOURCE, { ...NO_RECORD, head: { seq: 0, epoch: 0 } }, storeOn(ormB));
+      const state = new SourceReplay(SOURCE, { ...NO_RECORD, head: { seq: 0, epoch: 0 } }, storeOn(ormB));
       const hello = { incarnation: 'inc-1', head: { seq: 2, epoch: 1 }, oldest: 1 } as Hello;
       await state.start(hello, ['Item']);
       expect(state.cursor).toMatchObject({ incarnation: 'inc-1', seq: 2 });

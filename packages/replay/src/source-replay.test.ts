@@ -1,7 +1,8 @@
 import { type Cursor, type OplogEntry, OplogError } from '@oplog/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NO_RECORD } from './cursor-store.js';
-import { type BatchOwner, SourceState, type SourceStore, type Step } from './source-state.js';
+import { type BatchOwner, SourceReplay } from './source-replay.js';
+import type { SourceStore, Step } from './source-store.js';
 
 const SOURCE = 'shop-1';
 const INCARNATION = 'inc-1';
@@ -87,19 +88,19 @@ class RecordingOwner implements BatchOwner {
   }
 }
 
-function stateAt(store: SourceStore, seq: number, txId: string | null = null, poison?: 'quarantine'): SourceState {
+function stateAt(store: SourceStore, seq: number, txId: string | null = null, poison?: 'quarantine'): SourceReplay {
   const cursor: Cursor = { incarnation: INCARNATION, seq, epoch: 1, txId };
   const stored = { cursor, covered: [], snapshot: undefined, head: { seq, epoch: 1 } };
-  return new SourceState(SOURCE, stored, store, { maxBatchEntries: Number.POSITIVE_INFINITY, poison });
+  return new SourceReplay(SOURCE, stored, store, { maxBatchEntries: Number.POSITIVE_INFINITY, poison });
 }
 
 /** Lets every timer and promise run until the state has nothing left to apply. */
-async function settle(state: SourceState): Promise<void> {
+async function settle(state: SourceReplay): Promise<void> {
   await vi.runAllTimersAsync();
   await state.idle();
 }
 
-describe('SourceState', () => {
+describe('SourceReplay', () => {
   let store: MemoryStore;
   let owner: RecordingOwner;
 
@@ -190,7 +191,7 @@ describe('SourceState', () => {
 
   describe('a transaction in parts', () => {
     /** Sends `frames` one at a time, each once the one before it is acked, as a producer with a window of one. */
-    async function oneByOne(state: SourceState, sender: RecordingOwner, frames: [OplogEntry[], boolean][]) {
+    async function oneByOne(state: SourceReplay, sender: RecordingOwner, frames: [OplogEntry[], boolean][]) {
       for (const [i, [list, partial]] of frames.entries()) {
         state.enqueue(sender, i + 1, list, partial, 10);
         await settle(state);

@@ -1,4 +1,5 @@
 import { type Connection, EntitySchema } from '@mikro-orm/core';
+import type { HistoryPoint } from './source-lag.js';
 
 /** One reading of one source's lag; the dashboard's chart reads these, so a restart keeps the last hour. */
 export interface LagSampleRow {
@@ -21,9 +22,6 @@ export const OplogLagSample = new EntitySchema<LagSampleRow>({
   },
   indexes: [{ properties: ['at'] }],
 });
-
-/** A point of a lag chart: one sampling time, the lag in changes and in milliseconds. */
-export type HistoryPoint = [at: number, lagChanges: number, lagMs: number];
 
 // Four parameters a row: 200 rows stay far below SQLite's and PostgreSQL's limits on bound parameters.
 const ROWS_PER_INSERT = 200;

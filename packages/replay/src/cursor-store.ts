@@ -1,60 +1,10 @@
-import { type Connection, EntitySchema } from '@mikro-orm/core';
+import type { Connection } from '@mikro-orm/core';
 import type { Cursor, Position, SourceRecord } from '@oplog/protocol';
-import { OplogSourceCredential } from './credential-store.js';
-import { OplogLagSample } from './lag-history.js';
-import { OplogOpenEntry } from './open-transaction-store.js';
-import { OplogQuarantine } from './quarantine.js';
-import { OplogRowOwner } from './row-owner.js';
-import { loadSnapshots, OplogSnapshotRow, OplogSnapshotState, type StoredSnapshot } from './snapshot-store.js';
+import { loadSnapshots, type StoredSnapshot } from './snapshot-store.js';
 import type { SqlStatement } from './sql-script.js';
+import { TABLES } from './tables.js';
 
-/** One row per source: what is durably applied, committed in the same transaction as the data. */
-export interface OplogCursorRow {
-  source: string;
-  incarnation: string;
-  seq: number;
-  epoch: number;
-  txId: string | null;
-  /** JSON list of the entities whose rows are complete here (see SourceRecord.covered). */
-  entities: string;
-  headSeq: number;
-  headEpoch: number;
-  updatedAt: number;
-  /** Bumped by every write: a write expects the version it read (see cursor-guard.ts). */
-  version: number;
-}
-
-const TABLE = 'oplog_consumer_cursor';
-
-export const OplogCursor = new EntitySchema<OplogCursorRow>({
-  name: 'OplogCursor',
-  tableName: TABLE,
-  properties: {
-    source: { type: 'string', length: 64, primary: true },
-    incarnation: { type: 'string', length: 64 },
-    seq: { type: 'bigint' },
-    epoch: { type: 'bigint' },
-    txId: { type: 'string', length: 64, fieldName: 'tx_id', nullable: true },
-    entities: { type: 'text', default: '[]' },
-    headSeq: { type: 'bigint', fieldName: 'head_seq' },
-    headEpoch: { type: 'bigint', fieldName: 'head_epoch' },
-    updatedAt: { type: 'bigint', fieldName: 'updated_at' },
-    // A default, so that updateSchema can add it to the table of a consumer that predates it.
-    version: { type: 'bigint', default: 0 },
-  },
-});
-
-/** The consumer's own tables; add them to the consumer's ORM entities (the consumer never captures). */
-export const consumerEntities = [
-  OplogCursor,
-  OplogLagSample,
-  OplogRowOwner,
-  OplogSnapshotState,
-  OplogSnapshotRow,
-  OplogSourceCredential,
-  OplogQuarantine,
-  OplogOpenEntry,
-];
+const TABLE = TABLES.cursor;
 
 /** What the consumer durably knows of a source, and the head it last heard. */
 export interface StoredSource extends SourceRecord {

@@ -1,10 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DashboardAssets } from '@oplog/dashboard';
 import type { Logger } from '@oplog/runtime';
+import type { DashboardAssets } from './build.js';
 import { checkAccess } from './dashboard-access.js';
-import type { HistoryPoint } from './lag-history.js';
-import type { SourceLag } from './lag-tracker.js';
 import type { ConsumerMetrics } from './metrics.js';
+import type { HistoryPoint, SourceLag } from './source-lag.js';
 
 /** What the HTTP side reads from the consumer. */
 export interface HttpApiHost {

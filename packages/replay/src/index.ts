@@ -1,0 +1,10 @@
+export { type Applier, type ApplierOptions, type ApplyContext, createApplier } from './applier.js';
+export { CenterLockKeeper } from './center-lock.js';
+export { loadSources, NO_RECORD, type StoredSource } from './cursor-store.js';
+export { SchemaAdmission, type SchemaPolicy } from './schema-admission.js';
+export { type PresenceView, rememberPosition } from './source-presence.js';
+export { type BatchOwner, SourceReplay, type SourceRules } from './source-replay.js';
+export { type SourceStatus, statusOf } from './source-status.js';
+export { DatabaseSourceStore, type SourceStore, type Step } from './source-store.js';
+export { useSqliteWal } from './sqlite-wal.js';
+export { replayEntities, TABLES } from './tables.js';
