@@ -1,12 +1,13 @@
 import type { Connection } from '@mikro-orm/core';
 import { OUTBOX_TABLES, readSourceHead, type SourceHead } from '@oplog/capture';
+import { packEntries, type StoredEntry } from '@oplog/protocol';
 
 export interface BatchLimits {
   maxEntries: number;
   maxBytes: number;
 }
 
-/** Entries ready to send: `json` is the JSON array of OplogEntry, built without parsing the stored JSON. */
+/** Entries ready to send: `json` is the JSON array of OplogEntry, built without parsing the stored JSON (packEntries). */
 export interface OutboxBatch {
   json: string;
   count: number;
@@ -18,19 +19,9 @@ export interface OutboxBatch {
   more: boolean;
 }
 
-interface EntryRow {
-  seq: number | string;
-  tx_id: string;
-  epoch: number | string;
-  entity: string;
-  op: string;
-  pk: string;
-  after_image: string | null;
-  changed: string | null;
-}
-
 const { entry: ENTRY } = OUTBOX_TABLES;
-const COLUMNS = 'seq, tx_id, epoch, entity, op, pk, after_image, changed';
+/** Named as protocol's StoredEntry, so that rows go to packEntries as they come. */
+const COLUMNS = 'seq, tx_id as "txId", epoch, entity, op, pk, after_image as "after", changed';
 
 /** Reads the outbox of one source database: its head, batches of whole transactions, and trims. */
 export class OutboxReader {
@@ -59,13 +50,23 @@ export class OutboxReader {
    * transaction larger than that goes out in parts, the batch then `partial`.
    */
   async read(source: SourceHead, afterSeq: number, limits: BatchLimits): Promise<OutboxBatch | undefined> {
-    const rows = await this.connection.execute<EntryRow[]>(
+    const rows = await this.connection.execute<StoredEntry[]>(
       `select ${COLUMNS} from ${ENTRY} where seq > ? order by seq limit ?`,
       [afterSeq, limits.maxEntries + 1],
     );
     if (rows.length === 0) return undefined;
     const following = rows.length > limits.maxEntries ? rows.pop() : undefined;
-    return encode(source, rows, limits.maxBytes, following);
+    const session = { source: source.sourceId, incarnation: source.incarnation };
+    const { json, count, partial } = packEntries(session, rows, limits.maxBytes, following);
+    const last = rows[count - 1]!;
+    return {
+      json,
+      count,
+      lastSeq: Number(last.seq),
+      lastEpoch: Number(last.epoch),
+      partial,
+      more: count < rows.length || following !== undefined,
+    };
   }
 
   /** Deletes entries up to `seq` (acked ones), in chunks so that the app's writers never wait long. */
@@ -79,39 +80,4 @@ export class OutboxReader {
       deleted += upTo - oldest + 1;
     }
   }
-}
-
-/**
- * Builds the JSON by concatenation: pk, after-image and changed are stored as JSON text already, so the hot
- * path never parses and re-serializes them. Ends at the last transaction boundary within `maxBytes` and the rows
- * given (`following` is the row after them, if any); when the first transaction alone is larger, at the limit.
- */
-function encode(source: SourceHead, rows: EntryRow[], maxBytes: number, following: EntryRow | undefined): OutboxBatch {
-  const prefix = `{"source":${JSON.stringify(source.sourceId)},"incarnation":${JSON.stringify(source.incarnation)},"seq":`;
-  const parts: string[] = [];
-  /** How many rows the last complete transaction ends after (0: none complete yet). */
-  let boundary = 0;
-  let bytes = 2;
-  for (let i = 0; i < rows.length && bytes <= maxBytes; i++) {
-    const row = rows[i]!;
-    if (i > 0 && row.tx_id !== rows[i - 1]!.tx_id) boundary = i;
-    let json = `${prefix}${Number(row.seq)},"txId":${JSON.stringify(row.tx_id)},"epoch":${Number(row.epoch)},"entity":${JSON.stringify(row.entity)},"op":"${row.op}","pk":${row.pk}`;
-    if (row.after_image !== null) json += `,"after":${row.after_image}`;
-    if (row.changed !== null) json += `,"changed":${row.changed}`;
-    json += '}';
-    parts.push(json);
-    bytes += json.length + 1;
-  }
-  const next = parts.length < rows.length ? rows[parts.length] : following;
-  const cutInside = next !== undefined && next.tx_id === rows[parts.length - 1]!.tx_id;
-  const count = cutInside && boundary > 0 ? boundary : parts.length;
-  const last = rows[count - 1]!;
-  return {
-    json: `[${parts.slice(0, count).join(',')}]`,
-    count,
-    lastSeq: Number(last.seq),
-    lastEpoch: Number(last.epoch),
-    partial: cutInside && boundary === 0,
-    more: count < rows.length || following !== undefined,
-  };
 }

@@ -8,7 +8,14 @@ import {
   schemaFingerprint,
   uncapturedCascades,
 } from '@oplog/capture';
-import { OplogError, parseSourceToken, type SchemaFingerprint, trimPoint } from '@oplog/protocol';
+import {
+  closeFor,
+  type ErrorCode,
+  OplogError,
+  parseSourceToken,
+  type SchemaFingerprint,
+  trimPoint,
+} from '@oplog/protocol';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { openConnection } from './connection.js';
@@ -140,7 +147,8 @@ export class Producer implements Service {
       { sourceId: source.sourceId, incarnation: source.incarnation, url: this.#options.url, wake: this.#wakeup.source },
       'producer started',
     );
-    for (const warning of this.#cascadeWarnings) this.#logger.warn({ code: 'OPLOG_CASCADE_NOT_CAPTURED' }, warning);
+    const code: ErrorCode = 'OPLOG_CASCADE_NOT_CAPTURED';
+    for (const warning of this.#cascadeWarnings) this.#logger.warn({ code }, warning);
     let attempt = 0;
     while (!this.#stopped) {
       const progressed = await this.#connectOnce(ca);
@@ -170,14 +178,14 @@ export class Producer implements Service {
     this.#status.headSeq = Math.max(this.#status.headSeq, source.seq);
     const ws = openConnection({ ...this.#options, ca });
     let welcomed = false;
-    const session = new ProducerSession(
+    const session = new ProducerSession({
       ws,
-      this.#reader,
-      this.#snapshots,
+      reader: this.#reader,
+      snapshots: this.#snapshots,
       source,
-      this.#schema,
-      this.#options,
-      {
+      schema: this.#schema,
+      options: this.#options,
+      events: {
         onWelcome: () => {
           welcomed = true;
           this.#status.state = 'streaming';
@@ -193,8 +201,8 @@ export class Producer implements Service {
           this.#status.snapshot = remaining > 0 ? { sentRows, remainingRows: remaining } : undefined;
         },
       },
-      this.#logger,
-    );
+      logger: this.#logger,
+    });
     this.#session = session;
     try {
       await session.run();
@@ -211,7 +219,7 @@ export class Producer implements Service {
         return true;
       }
       // The consumer refuses a change until its cause is fixed there: keep backing off, however it was welcomed.
-      if (failure.code === 'OPLOG_POISON_CHANGE' || failure.code === 'OPLOG_NOT_OWNER') return false;
+      if (failure.haltsSource) return false;
     } finally {
       this.#session = undefined;
       this.#status.connectedAt = undefined;
@@ -275,7 +283,8 @@ export class Producer implements Service {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#wakeStop();
-    this.#session?.close(1001, 'producer stopping');
+    const { code, reason } = closeFor('OPLOG_SHUTTING_DOWN', 'producer stopping');
+    this.#session?.close(code, reason);
     await this.#running;
     // The app may close the ORM right after: no trim may start or still run by then.
     clearTimeout(this.#trimTimer);

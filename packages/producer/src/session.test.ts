@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/sqlite';
 import { PROTOCOL_VERSION } from '@oplog/protocol';
 import { createLogger } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { NoteSchema, openNotesOrm } from './notes.fixture.js';
 import { createProducer, type Producer } from './producer.js';
 
@@ -21,9 +21,15 @@ async function holdingConsumer() {
   await new Promise((resolve) => server.once('listening', resolve));
   const batches: Batch[] = [];
   const release: (() => void)[] = [];
+  const errors: { code: string; message: string }[] = [];
+  const closes: { code: number; reason: string }[] = [];
+  let socket: WebSocket | undefined;
   server.on('connection', (ws) => {
+    socket = ws;
+    ws.on('close', (code, reason) => closes.push({ code, reason: String(reason) }));
     ws.on('message', (data) => {
       const frame = JSON.parse(String(data));
+      if (frame.type === 'error') errors.push({ code: frame.code, message: frame.message });
       if (frame.type === 'hello') {
         const cursor = { seq: 0, epoch: 0, txId: null };
         ws.send(
@@ -39,7 +45,10 @@ async function holdingConsumer() {
   return {
     url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
     batches,
+    errors,
+    closes,
     ackOne: () => release.shift()?.(),
+    send: (frame: object) => socket?.send(JSON.stringify(frame)),
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
@@ -97,5 +106,25 @@ describe('ProducerSession', () => {
     await commit(2);
     await until(() => consumer.batches.length === 2, 'the second frame');
     expect(consumer.batches[1]).toEqual({ id: 2, seqs: [2] });
+  });
+
+  it('refuses an ack of a frame that is not the oldest in flight: tells the consumer, closes 1002', async () => {
+    await commit(1);
+    await until(() => consumer.batches.length === 1, 'the first frame');
+    consumer.send({ type: 'ack', id: 2, seq: 1 });
+    await until(() => consumer.closes.length === 1, 'the close');
+    expect(consumer.errors).toEqual([
+      { code: 'OPLOG_ACK_MISMATCH', message: 'ack for frame 2, which is not in flight' },
+    ]);
+    expect(consumer.closes[0]!.code).toBe(1002);
+    expect(consumer.closes[0]!.reason).toMatch(/^OPLOG_ACK_MISMATCH: /);
+  });
+
+  it('closes with the close the error table gives OPLOG_SHUTTING_DOWN when stopped', async () => {
+    await commit(1);
+    await until(() => consumer.batches.length === 1, 'the first frame');
+    await producer.stop();
+    await until(() => consumer.closes.length === 1, 'the close');
+    expect(consumer.closes).toEqual([{ code: 1001, reason: 'OPLOG_SHUTTING_DOWN: producer stopping' }]);
   });
 });

@@ -1,53 +1,34 @@
 import type { SourceHead } from '@oplog/capture';
 import {
   type ConsumerFrame,
-  continuesCursor,
+  checkWelcome,
   decodeConsumerFrame,
+  encodeBatch,
   encodeFrame,
   errorFrame,
-  type Json,
   MIN_PROTOCOL_VERSION,
   OplogError,
+  type OutgoingFrame,
   PROTOCOL_VERSION,
   type SchemaFingerprint,
+  SendWindow,
   type Welcome,
+  type WindowLimits,
 } from '@oplog/protocol';
 import type { Logger } from '@oplog/runtime';
 import type WebSocket from 'ws';
 import { connectionError, handshakeRefused } from './connection.js';
 import type { BatchLimits, OutboxReader } from './outbox-reader.js';
+import { SnapshotPager } from './snapshot-pager.js';
 import type { SnapshotReader } from './snapshot-reader.js';
 
 export interface SessionOptions {
   batch: BatchLimits;
   /** At most this many frames, and this many bytes (counting the socket's own buffer), are unacked at once. */
-  window: { frames: number; bytes: number };
+  window: WindowLimits;
   heartbeatMs: number;
   peerTimeoutMs: number;
   handshakeTimeoutMs: number;
-}
-
-interface InFlight {
-  id: number;
-  lastSeq: number;
-  bytes: number;
-  /** A part of a transaction that continues in the next frame: its ack carries the durable seq, whatever it is. */
-  partial: boolean;
-}
-
-/** The next frame to send: the seq an ack for it must reach, and its text once it has an id. */
-interface Outgoing {
-  lastSeq: number;
-  partial?: boolean;
-  encode(id: number): string;
-}
-
-/** A snapshot the consumer asked for, as far as this session has read it. */
-interface SnapshotCursor {
-  entities: string[];
-  index: number;
-  after: Record<string, Json> | null;
-  remaining: number;
 }
 
 export interface SessionEvents {
@@ -60,16 +41,29 @@ export interface SessionEvents {
   onSnapshotPage(rows: number, remaining: number): void;
 }
 
+/** What one session works with: its socket (not yet open), the source's outbox and identity, limits and listeners. */
+export interface SessionDeps {
+  ws: WebSocket;
+  reader: OutboxReader;
+  snapshots: SnapshotReader;
+  /** The source as it stood at connect; its sourceId is the one on the wire (the credential's, with a token). */
+  source: SourceHead;
+  schema: SchemaFingerprint;
+  options: SessionOptions;
+  events: SessionEvents;
+  logger: Logger;
+}
+
 /**
- * One connection's life: hello → welcome → batches within the window, acks, heartbeats and pings.
+ * One connection's life: hello → welcome → batches within the window, acks, heartbeats and pings. An I/O adapter:
+ * the wire's rules (the send window and its acks, the welcome checks, the batch encoding) are protocol's; this class
+ * turns socket events, timers and outbox reads into calls on them.
  * `run()` settles when the socket closes: it resolves on a clean close and rejects with an OplogError otherwise.
  */
 export class ProducerSession {
-  #inflight: InFlight[] = [];
-  #inflightBytes = 0;
-  #frameId = 0;
-  #sentSeq = 0;
-  #ackedSeq = 0;
+  readonly #ws: WebSocket;
+  readonly #deps: SessionDeps;
+  readonly #window: SendWindow;
   #welcomed = false;
   #draining = false;
   #pumping = false;
@@ -80,31 +74,28 @@ export class ProducerSession {
   #lastHeardAt = Date.now();
   #failure: OplogError | undefined;
   #drained?: () => void;
-  #snapshot: SnapshotCursor | undefined;
+  #snapshot: SnapshotPager | undefined;
+  #clearHandshakeTimer = () => {};
 
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly reader: OutboxReader,
-    private readonly snapshots: SnapshotReader,
-    private readonly source: SourceHead,
-    private readonly schema: SchemaFingerprint,
-    private readonly options: SessionOptions,
-    private readonly events: SessionEvents,
-    private readonly logger: Logger,
-  ) {}
+  constructor(deps: SessionDeps) {
+    this.#ws = deps.ws;
+    this.#deps = deps;
+    this.#window = new SendWindow(deps.options.window);
+  }
 
   get inflightFrames(): number {
-    return this.#inflight.length;
+    return this.#window.frames;
   }
 
   run(): Promise<void> {
-    const { ws } = this;
+    const ws = this.#ws;
+    const { options } = this.#deps;
     return new Promise<void>((resolve, reject) => {
       const timers = [
-        setTimeout(() => this.#fail(OplogError.peerTimeout()), this.options.handshakeTimeoutMs),
+        setTimeout(() => this.#fail(OplogError.peerTimeout()), options.handshakeTimeoutMs),
         setInterval(
           () => void this.#tick().catch((error) => this.#fail(OplogError.internal(error))),
-          this.options.heartbeatMs,
+          options.heartbeatMs,
         ),
       ];
       ws.on('open', () => void this.#hello().catch((error) => this.#fail(OplogError.internal(error))));
@@ -129,14 +120,17 @@ export class ProducerSession {
    * transactions then shares a frame, a consumer commit and an ack, and an isolated commit still goes at once.
    */
   wake(): void {
-    if (this.#caughtUp && this.#inflight.length > 0) return;
+    if (this.#caughtUp && this.#window.frames > 0) return;
     if (this.#welcomed && !this.#draining) void this.#pump();
   }
 
-  /** Stops sending, waits (up to `timeoutMs`) for the frames in flight to be acked, then closes. */
+  /**
+   * Stops sending, waits (up to `timeoutMs`) for the frames in flight to be acked, then closes: a normal closure,
+   * not an error, since the consumer has what was sent.
+   */
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
-    if (this.#inflight.length > 0 && this.ws.readyState === this.ws.OPEN) {
+    if (this.#window.frames > 0 && this.#ws.readyState === this.#ws.OPEN) {
       await new Promise<void>((resolve) => {
         this.#drained = resolve;
         setTimeout(resolve, timeoutMs).unref();
@@ -146,27 +140,26 @@ export class ProducerSession {
   }
 
   close(code: number, reason: string): void {
-    if (this.ws.readyState === this.ws.CONNECTING) this.ws.terminate();
-    else this.ws.close(code, reason);
+    if (this.#ws.readyState === this.#ws.CONNECTING) this.#ws.terminate();
+    else this.#ws.close(code, reason);
   }
 
-  #clearHandshakeTimer = () => {};
-
   async #hello(): Promise<void> {
-    const head = (await this.reader.head()) ?? this.source;
-    const oldest = (await this.reader.oldestSeq()) ?? head.seq + 1;
-    const headTxId = head.seq > 0 ? ((await this.reader.txIdAt(head.seq)) ?? null) : null;
-    this.events.onHead(head.seq);
+    const { reader, source, schema, events } = this.#deps;
+    const head = (await reader.head()) ?? source;
+    const oldest = (await reader.oldestSeq()) ?? head.seq + 1;
+    const headTxId = head.seq > 0 ? ((await reader.txIdAt(head.seq)) ?? null) : null;
+    events.onHead(head.seq);
     this.#send(
       encodeFrame({
         type: 'hello',
         protocol: { min: MIN_PROTOCOL_VERSION, max: PROTOCOL_VERSION },
-        source: this.source.sourceId,
-        incarnation: this.source.incarnation,
+        source: source.sourceId,
+        incarnation: source.incarnation,
         head: { seq: head.seq, epoch: head.epoch },
         headTxId,
         oldest,
-        schema: this.schema,
+        schema,
       }),
     );
   }
@@ -192,44 +185,40 @@ export class ProducerSession {
   async #onWelcome(welcome: Welcome): Promise<void> {
     if (this.#welcomed) throw OplogError.badFrame('second welcome');
     this.#clearHandshakeTimer();
+    const { reader, snapshots, source, schema, events, logger } = this.#deps;
     const { cursor, snapshot } = welcome;
-    // Also before a snapshot: a resumed one continues from a cursor (and pages) of the history it began on.
-    if (welcome.incarnation === this.source.incarnation) {
-      const head = (await this.reader.head()) ?? this.source;
-      if (!continuesCursor(cursor, head, await this.reader.txIdAt(cursor.seq))) {
-        return void this.#fail(OplogError.sourceDiverged(cursor.seq), true);
-      }
-    }
+    const head = (await reader.head()) ?? source;
+    const txIdAtCursor = await reader.txIdAt(cursor.seq);
+    const oldest = await reader.oldestSeq();
+    const refused = checkWelcome(welcome, {
+      incarnation: source.incarnation,
+      schema,
+      headSeq: head.seq,
+      txIdAtCursor,
+      oldest,
+    });
+    if (refused) return void this.#fail(refused, true);
     if (snapshot) {
-      const unknown = snapshot.entities.find((entity) => !Object.hasOwn(this.schema, entity));
-      if (unknown) return void this.#fail(OplogError.unknownEntity(unknown), true);
-      const after = snapshot.resume?.after ?? null;
-      const remaining = await this.snapshots.count(snapshot.entities, after);
-      this.#snapshot = { entities: [...snapshot.entities], index: 0, after, remaining };
-      this.logger.info({ entities: snapshot.entities, rows: remaining, resumed: after !== null }, 'snapshot requested');
-    } else if (welcome.incarnation === this.source.incarnation) {
-      const oldest = await this.reader.oldestSeq();
-      if (oldest !== undefined && cursor.seq + 1 < oldest) {
-        return void this.#fail(OplogError.historyTrimmed(cursor.seq, oldest), true);
-      }
+      this.#snapshot = await SnapshotPager.start(snapshots, snapshot);
+      const rows = this.#snapshot.remaining;
+      logger.info({ entities: snapshot.entities, rows, resumed: snapshot.resume !== null }, 'snapshot requested');
     }
     this.#welcomed = true;
-    this.#sentSeq = this.#ackedSeq = cursor.seq;
-    this.events.onWelcome(welcome);
-    this.events.onDurable(cursor.seq);
+    this.#window.resumeAt(cursor.seq);
+    events.onWelcome(welcome);
+    events.onDurable(cursor.seq);
     await this.#pump();
   }
 
   #onAck(id: number, seq: number): void {
-    const first = this.#inflight[0];
-    // The consumer acks what is durable: all of a frame, except a partial one, whose transaction is not complete yet.
-    const covers = first && (first.partial || seq >= first.lastSeq);
-    if (!first || first.id !== id || !covers) return void this.#fail(OplogError.ackMismatch(id), true);
-    this.#inflight.shift();
-    this.#inflightBytes -= first.bytes;
-    this.#ackedSeq = Math.max(this.#ackedSeq, seq);
-    this.events.onDurable(this.#ackedSeq);
-    if (this.#inflight.length === 0) this.#drained?.();
+    let durable: number;
+    try {
+      durable = this.#window.ack(id, seq);
+    } catch (error) {
+      return void this.#fail(error as OplogError, true);
+    }
+    this.#deps.events.onDurable(durable);
+    if (this.#window.frames === 0) this.#drained?.();
     if (!this.#draining) void this.#pump();
   }
 
@@ -246,12 +235,7 @@ export class ProducerSession {
         while (this.#hasRoom()) {
           const next = this.#snapshot ? await this.#readPage(this.#snapshot) : await this.#readBatch();
           if (!next || !this.#hasRoom()) break;
-          const id = ++this.#frameId;
-          const data = next.encode(id);
-          this.#inflight.push({ id, lastSeq: next.lastSeq, bytes: data.length, partial: next.partial ?? false });
-          this.#inflightBytes += data.length;
-          this.#sentSeq = next.lastSeq;
-          this.#send(data);
+          this.#send(this.#window.send(next));
           // Reading again would find only what committed since; the next wake or ack will see it.
           if (this.#caughtUp && !this.#snapshot) break;
         }
@@ -263,77 +247,67 @@ export class ProducerSession {
     }
   }
 
-  async #readBatch(): Promise<Outgoing | undefined> {
-    const batch = await this.reader.read(this.source, this.#sentSeq, this.options.batch);
+  async #readBatch(): Promise<OutgoingFrame | undefined> {
+    const { reader, source, options, events } = this.#deps;
+    const batch = await reader.read(source, this.#window.sentSeq, options.batch);
     this.#caughtUp = !batch?.more;
     if (!batch) return undefined;
-    this.events.onHead(batch.lastSeq);
+    events.onHead(batch.lastSeq);
     const { lastSeq, partial, json } = batch;
-    const tail = partial ? ',"partial":true}' : '}';
-    return { lastSeq, partial, encode: (id) => `{"type":"batch","id":${id},"entries":${json}${tail}` };
+    return { lastSeq, partial, encode: (id) => encodeBatch(id, json, partial) };
   }
 
   /** The next keyset page of the snapshot; after the last one, the log follows from the cursor. */
-  async #readPage(snapshot: SnapshotCursor): Promise<Outgoing> {
-    const entity = snapshot.entities[snapshot.index]!;
-    const limit = this.options.batch.maxEntries;
-    const page = await this.snapshots.page(entity, snapshot.after, limit);
-    const done = page.rows.length < limit;
-    const remaining = Math.max(snapshot.remaining, page.rows.length);
-    snapshot.remaining = remaining - page.rows.length;
-    snapshot.after = done ? null : page.after;
-    if (done && ++snapshot.index === snapshot.entities.length) this.#snapshot = undefined;
-    this.events.onSnapshotPage(page.rows.length, snapshot.remaining);
-    const head = { seq: page.head.seq, epoch: page.head.epoch };
-    const { rows, after } = page;
-    return {
-      lastSeq: this.#sentSeq,
-      encode: (id) => encodeFrame({ type: 'snapshot', id, entity, rows, after, head, remaining, done }),
-    };
+  async #readPage(snapshot: SnapshotPager): Promise<OutgoingFrame> {
+    const page = await snapshot.next(this.#deps.options.batch.maxEntries, this.#window.sentSeq);
+    if (snapshot.finished) this.#snapshot = undefined;
+    this.#deps.events.onSnapshotPage(page.rows, page.remaining);
+    return page.frame;
   }
 
   #hasRoom(): boolean {
-    const { frames, bytes } = this.options.window;
     return (
       this.#welcomed &&
       !this.#draining &&
-      this.ws.readyState === this.ws.OPEN &&
-      this.#inflight.length < frames &&
-      this.#inflightBytes + this.ws.bufferedAmount < bytes
+      this.#ws.readyState === this.#ws.OPEN &&
+      this.#window.hasRoom(this.#ws.bufferedAmount)
     );
   }
 
   /** Every heartbeat period: detect a silent peer, keep the consumer's view of our head fresh when idle. */
   async #tick(): Promise<void> {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    const ws = this.#ws;
+    const { reader, options, events } = this.#deps;
+    if (ws.readyState !== ws.OPEN) return;
     const now = Date.now();
-    if (now - this.#lastHeardAt > this.options.peerTimeoutMs) return void this.#fail(OplogError.peerTimeout());
-    this.ws.ping();
-    if (!this.#welcomed || now - this.#lastSentAt < this.options.heartbeatMs) return;
-    const head = await this.reader.head();
-    if (head) this.events.onHead(head.seq);
+    if (now - this.#lastHeardAt > options.peerTimeoutMs) return void this.#fail(OplogError.peerTimeout());
+    ws.ping();
+    if (!this.#welcomed || now - this.#lastSentAt < options.heartbeatMs) return;
+    const head = await reader.head();
+    if (head) events.onHead(head.seq);
     if (head) this.#send(encodeFrame({ type: 'heartbeat', head: { seq: head.seq, epoch: head.epoch }, at: now }));
     this.wake();
   }
 
   #send(data: string): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
     this.#lastSentAt = Date.now();
-    this.ws.send(data);
+    this.#ws.send(data);
   }
 
   /** Records the first failure, tells the peer when it is a protocol matter, and closes (or kills a dead peer). */
   #fail(error: OplogError, tellPeer = false): void {
     if (this.#failure) return;
     this.#failure = error;
-    this.logger.warn({ code: error.code, err: error.message }, 'session failed');
-    if (this.ws.readyState === this.ws.OPEN && error.code !== 'OPLOG_PEER_TIMEOUT') {
-      if (tellPeer) this.ws.send(encodeFrame(errorFrame(error.code, error.message)));
-      this.ws.close(error.closeCode, error.closeReason);
+    this.#deps.logger.warn({ code: error.code, err: error.message }, 'session failed');
+    const ws = this.#ws;
+    if (ws.readyState === ws.OPEN && error.code !== 'OPLOG_PEER_TIMEOUT') {
+      if (tellPeer) ws.send(encodeFrame(errorFrame(error.code, error.message)));
+      ws.close(error.closeCode, error.closeReason);
       // A peer that never answers the close would hold the socket for ws's 30 s closing timeout.
-      setTimeout(() => this.ws.terminate(), 2000).unref();
+      setTimeout(() => ws.terminate(), 2000).unref();
     } else {
-      this.ws.terminate();
+      ws.terminate();
     }
   }
 }

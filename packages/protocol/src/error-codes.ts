@@ -1,14 +1,17 @@
 import { MAX_FRAME_DEPTH } from './depth-check.js';
 
 /**
- * Every error a peer can see, in one place: a stable code, the WebSocket close code that goes with it,
- * whether retrying can help, what it means and what the operator should do. docs/errors.md is generated from this
- * table (`npm run docs:errors`), and a test keeps the two equal.
+ * Every error code, in one place: a stable code, the WebSocket close code that goes with it (null for a code only
+ * reported locally, never sent to a peer), whether retrying can help, whether it halts the source (its stream stops
+ * at the change until the cause is fixed on the consumer, or the transaction is quarantined), what it means and what
+ * the operator should do. docs/errors.md is generated from this table (`npm run docs:errors`), and a test keeps the
+ * two equal.
  */
 export const ERRORS = {
   OPLOG_BAD_JSON: {
     close: 1007,
     retryable: false,
+    halts: false,
     meaning: 'A frame is not valid JSON.',
     action:
       "Nothing to do on a healthy pair: the peer's frame was corrupted or hostile. If it repeats, check the peer's version and what sits between them (proxies).",
@@ -16,6 +19,7 @@ export const ERRORS = {
   OPLOG_BAD_FRAME: {
     close: 1007,
     retryable: false,
+    halts: false,
     meaning: `A frame does not match its schema, or nests objects and arrays more than ${MAX_FRAME_DEPTH} levels deep (the frame itself is level 1, so a row's value has ${MAX_FRAME_DEPTH - 4} levels of its own).`,
     action:
       'Run the same version of oplog on both sides; if the producer is ours and current, report the frame (the log line has the path of the bad field).',
@@ -23,25 +27,38 @@ export const ERRORS = {
   OPLOG_UNKNOWN_FRAME: {
     close: 1002,
     retryable: false,
+    halts: false,
     meaning: 'The frame type is unknown or not allowed in this direction.',
     action: 'Upgrade the older side: the peer speaks a frame type this side does not know.',
   },
   OPLOG_HELLO_FIRST: {
     close: 1002,
     retryable: false,
+    halts: false,
     meaning: 'A frame arrived before the hello / welcome handshake completed.',
     action:
       "A client that is not an oplog producer reached the endpoint, or a producer bug: check what connects to the consumer's path.",
   },
+  OPLOG_HELLO_TIMEOUT: {
+    close: 1008,
+    retryable: true,
+    halts: false,
+    meaning:
+      'A connection sent no hello within helloTimeoutMs of its upgrade; the consumer closed it to free the slot.',
+    action:
+      'None for a producer on a slow link (it reconnects); otherwise something opens connections to the consumer and stays silent: find it.',
+  },
   OPLOG_VERSION_UNSUPPORTED: {
     close: 1002,
     retryable: false,
+    halts: false,
     meaning: 'The peers share no protocol version.',
     action: 'Upgrade the older side so that both speak a common PROTOCOL_VERSION.',
   },
   OPLOG_FRAME_TOO_BIG: {
     close: 1009,
     retryable: false,
+    halts: false,
     meaning:
       'A frame is larger than the peer accepts (its maxPayload): it is not read past its header; the error frame and the close reason give the limit.',
     action:
@@ -50,6 +67,7 @@ export const ERRORS = {
   OPLOG_UNAUTHORIZED: {
     close: 1008,
     retryable: false,
+    halts: false,
     meaning:
       'The source credential is missing, malformed, unknown, wrong, expired or revoked, or names another source.',
     action:
@@ -58,12 +76,14 @@ export const ERRORS = {
   OPLOG_SESSION_REPLACED: {
     close: 1008,
     retryable: true,
+    halts: false,
     meaning: 'A newer session of the same source took over this one.',
     action: 'None: the producer reconnects. If it repeats, two producers run for one source: stop one.',
   },
   OPLOG_FOREIGN_ENTRY: {
     close: 1008,
     retryable: false,
+    halts: false,
     meaning: "An entry names a source or incarnation other than the session's.",
     action:
       "A producer bug or a hostile peer: entries must carry the session's source and incarnation. Check the producer's version.",
@@ -71,6 +91,7 @@ export const ERRORS = {
   OPLOG_UNKNOWN_ENTITY: {
     close: 1008,
     retryable: false,
+    halts: false,
     meaning: 'An entry names an entity the consumer does not replicate.',
     action:
       "Replicate only entities the consumer has: add the entity to the consumer's entity module, or exclude it from capture at the source.",
@@ -78,6 +99,7 @@ export const ERRORS = {
   OPLOG_UNKNOWN_FIELD: {
     close: 1008,
     retryable: false,
+    halts: false,
     meaning: "An entry names a field the consumer's entity does not have.",
     action:
       'Align the entity definitions of both sides (the message names entity and field), or run the consumer with schemaPolicy apply-known.',
@@ -85,18 +107,21 @@ export const ERRORS = {
   OPLOG_SEQ_GAP: {
     close: 1002,
     retryable: true,
+    halts: false,
     meaning: "A batch does not continue from the consumer's cursor; the producer must resend from it.",
     action: "None: the producer resends from the consumer's cursor. If it repeats, report it with both sides' logs.",
   },
   OPLOG_ACK_MISMATCH: {
     close: 1002,
     retryable: true,
+    halts: false,
     meaning: 'An ack names a frame that is not in flight.',
     action: "None: the session restarts and resends from the cursor. If it repeats, report it with both sides' logs.",
   },
   OPLOG_SOURCE_REWOUND: {
     close: 1008,
     retryable: true,
+    halts: false,
     meaning:
       "The source's log does not continue what the consumer applied (its head is behind the cursor, or another transaction holds the cursor's seq): it was restored from a backup. The producer gives the source a new incarnation and reconnects; the consumer then resnapshots it.",
     action:
@@ -105,6 +130,7 @@ export const ERRORS = {
   OPLOG_HISTORY_TRIMMED: {
     close: 1008,
     retryable: false,
+    halts: false,
     meaning: "The source's outbox no longer reaches back to the consumer's cursor; the source needs a snapshot.",
     action:
       "None with a current consumer (it asks for a snapshot instead). With an old one, upgrade it, or raise the producer's retainAcked.",
@@ -112,6 +138,7 @@ export const ERRORS = {
   OPLOG_APPLY_FAILED: {
     close: 1011,
     retryable: true,
+    halts: false,
     meaning:
       "The consumer could not commit a batch; nothing of it was applied. The message gives the error's class and code only: the whole error, SQL included, is in the consumer's log.",
     action:
@@ -120,36 +147,42 @@ export const ERRORS = {
   OPLOG_PEER_TIMEOUT: {
     close: 1001,
     retryable: true,
+    halts: false,
     meaning: 'The peer stopped answering pings.',
     action: 'Check the network between the two (and peerTimeoutMs); the producer reconnects by itself.',
   },
   OPLOG_SHUTTING_DOWN: {
     close: 1001,
     retryable: true,
+    halts: false,
     meaning: 'The peer is stopping; reconnect later.',
     action: 'None: the peer is stopping; the producer reconnects once it is back.',
   },
   OPLOG_NEEDS_TRANSACTION: {
     close: 1011,
     retryable: false,
+    halts: false,
     meaning: 'A write that capture must record ran outside a transaction (capture refuses it).',
     action: 'Run the write inside em.transactional(), so its oplog entries commit with it.',
   },
   OPLOG_CAPTURE_MISUSE: {
     close: 1011,
     retryable: false,
+    halts: false,
     meaning: 'Capture was asked to record an entity it does not know or does not replicate.',
     action: 'Call recordWrites() only with entities capture replicates (see include/exclude).',
   },
   OPLOG_INTERNAL: {
     close: 1011,
     retryable: true,
+    halts: false,
     meaning: 'An unexpected internal error.',
     action: 'Report it with the log line; the producer retries.',
   },
   OPLOG_SCHEMA_MISMATCH: {
     close: 1008,
     retryable: false,
+    halts: false,
     meaning:
       "A replicated entity's fields or types differ between the source and the consumer (the message names the entity and field). Refused unless the consumer's schemaPolicy is apply-known.",
     action:
@@ -158,6 +191,7 @@ export const ERRORS = {
   OPLOG_SOURCE_BUSY: {
     close: 1008,
     retryable: true,
+    halts: false,
     meaning:
       'Another live session of this source is streaming; the newcomer is refused until that one closes or goes silent.',
     action:
@@ -166,6 +200,7 @@ export const ERRORS = {
   OPLOG_NOT_OWNER: {
     close: 1008,
     retryable: false,
+    halts: true,
     meaning:
       'A change touches a row that another source created, or points at one (a relation, a many-to-many list); it is not applied. The source halts there, or the transaction is quarantined, as for a poison change.',
     action:
@@ -174,6 +209,7 @@ export const ERRORS = {
   OPLOG_POISON_CHANGE: {
     close: 1008,
     retryable: true,
+    halts: true,
     meaning:
       'A source transaction the consumer cannot apply (a constraint violation, a row another source owns). The source halts there, its producer backing off and retrying, until the cause is fixed on the consumer; with poison: quarantine, the transaction is parked in oplog_quarantine and the stream goes on.',
     action:
@@ -182,18 +218,21 @@ export const ERRORS = {
   OPLOG_CREDENTIAL_REVOKED: {
     close: 1008,
     retryable: false,
+    halts: false,
     meaning: "The session's source credential was revoked, expired or replaced while it was connected.",
     action: 'Issue the source a new credential (oplog-consumer sources add <id>) if it should stream again.',
   },
   OPLOG_BATCH_TOO_BIG: {
     close: 1009,
     retryable: false,
+    halts: false,
     meaning: 'A batch frame holds more entries than the consumer accepts (maxBatchEntries).',
     action: "Lower the producer's batch.maxEntries, or raise the consumer's maxBatchEntries.",
   },
   OPLOG_TLS_UNTRUSTED: {
     close: 1015,
     retryable: false,
+    halts: false,
     meaning:
       "The consumer's TLS certificate could not be verified (unknown CA, expired, or another host name); it is never sent, only reported locally.",
     action:
@@ -202,6 +241,7 @@ export const ERRORS = {
   OPLOG_CENTER_LOCKED: {
     close: 1011,
     retryable: true,
+    halts: false,
     meaning:
       'Another consumer holds the center database (one writer per center): this consumer refuses to start, or, having lost its lock while running, stops applying and exits. A producer connected to it reconnects, to whichever consumer holds the center.',
     action:
@@ -210,15 +250,63 @@ export const ERRORS = {
   OPLOG_CURSOR_CONFLICT: {
     close: 1011,
     retryable: true,
+    halts: false,
     meaning:
       "Another consumer wrote this source's cursor since this one read it: the step is refused, nothing of it is applied, and the source's next session starts from the cursor in the database.",
     action:
       'None if it is rare (the producer reconnects and resends from the durable cursor). If it repeats, two consumers write one center database: run one (see OPLOG_CENTER_LOCKED).',
   },
-} as const satisfies Record<string, { close: number; retryable: boolean; meaning: string; action: string }>;
+  OPLOG_CASCADE_NOT_CAPTURED: {
+    close: null,
+    retryable: false,
+    halts: false,
+    meaning:
+      "A warning at start (producer) or at the first write (capture): a replicated relation has deleteRule 'cascade', so the rows the database deletes with their parent make no oplog entry and stay in the central copy.",
+    action:
+      "Remove such rows through the ORM (cascade: ['remove'], or orphanRemoval on a loaded collection), or record them with recordWrites(); the warning names the entity and relation.",
+  },
+  OPLOG_BAD_CONFIG: {
+    close: null,
+    retryable: false,
+    halts: false,
+    meaning:
+      'A configuration (file, OPLOG_* environment variables, flags) failed validation; the process exits before it starts. The message lists every problem, one per line.',
+    action: 'Fix the values the message names (path: problem) and start again.',
+  },
+} as const satisfies Record<
+  string,
+  { close: number | null; retryable: boolean; halts: boolean; meaning: string; action: string }
+>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** The codes a peer may be told (in an error frame and a close reason); the others are only reported locally. */
+export type WireCode = { [C in ErrorCode]: (typeof ERRORS)[C]['close'] extends number ? C : never }[ErrorCode];
+
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERRORS, code);
+}
+
+export function isWireCode(code: string): code is WireCode {
+  return isErrorCode(code) && ERRORS[code].close !== null;
+}
+
+/** Whether an error with this code halts its source (see `halts` in the table); an unknown code does not. */
+export function haltsSource(code: string | undefined): boolean {
+  return code !== undefined && isErrorCode(code) && ERRORS[code].halts;
+}
+
+/**
+ * The close code and reason a side closes with for `code`: `CODE: detail`, cut to 123 bytes (RFC 6455 §5.5: 125
+ * minus the status code).
+ */
+export function closeFor(code: WireCode, detail: string): { code: number; reason: string } {
+  return { code: ERRORS[code].close, reason: truncateUtf8(`${code}: ${detail}`, 123) };
+}
+
+function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= maxBytes) return text;
+  // Cutting mid-character leaves a U+FFFD; drop it.
+  return new TextDecoder().decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD$/, '');
 }

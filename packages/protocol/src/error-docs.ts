@@ -20,14 +20,17 @@ export function errorDocs(): string {
     'Every error a producer or consumer reports has a stable `OPLOG_*` code: in `error` frames, in the WebSocket',
     'close reason (`CODE: message`), in pino log lines (`code`), in `/metrics` (`oplog_errors_total{code}`) and in',
     "the dashboard's last error. *Retryable* says whether trying again can help: the producer always reconnects",
-    'with backoff, and a code that is not retryable comes back until its cause is fixed.',
+    'with backoff, and a code that is not retryable comes back until its cause is fixed. *Halts the source* says',
+    "that the source's stream stops at the change refused (its producer backing off) until the cause is fixed on the",
+    'consumer, or the transaction is quarantined. A code that is *local only* is never sent to a peer.',
     '',
   ];
-  for (const [code, { close, retryable, meaning, action }] of Object.entries(ERRORS)) {
+  for (const [code, { close, retryable, halts, meaning, action }] of Object.entries(ERRORS)) {
+    const closing = close === null ? 'Local only' : `Close code ${close} (${CLOSE_NAMES[close] ?? 'other'})`;
     lines.push(
       `## ${code}`,
       '',
-      `Close code ${close} (${CLOSE_NAMES[close] ?? 'other'}) · ${retryable ? 'retryable' : 'not retryable'}`,
+      `${closing} · ${retryable ? 'retryable' : 'not retryable'}${halts ? ' · halts the source' : ''}`,
       '',
       meaning,
       '',

@@ -1,12 +1,12 @@
 import { MAX_FRAME_DEPTH } from './depth-check.js';
-import { ERRORS, type ErrorCode, isErrorCode } from './error-codes.js';
+import { closeFor, ERRORS, isWireCode, type WireCode } from './error-codes.js';
 
-/** An error with a stable code; `cause` keeps the original error. */
+/** An error with a stable code, one a peer may be told; `cause` keeps the original error. */
 export class OplogError extends Error {
   override readonly name = 'OplogError';
-  readonly code: ErrorCode;
+  readonly code: WireCode;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: WireCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
@@ -19,9 +19,14 @@ export class OplogError extends Error {
     return ERRORS[this.code].retryable;
   }
 
-  /** A close reason fits in 123 bytes (RFC 6455 §5.5: 125 minus the status code). */
+  /** Whether this error halts its source (the table's `halts`). */
+  get haltsSource(): boolean {
+    return ERRORS[this.code].halts;
+  }
+
+  /** `CODE: message`, cut to fit a close frame (see closeFor). */
   get closeReason(): string {
-    return truncateUtf8(`${this.code}: ${this.message}`, 123);
+    return closeFor(this.code, this.message).reason;
   }
 
   static badJson(cause: unknown) {
@@ -146,7 +151,7 @@ export class OplogError extends Error {
 
   /** Rebuilds an error received in an `error` frame. */
   static fromFrame(frame: { code: string; message: string }) {
-    return new OplogError(isErrorCode(frame.code) ? frame.code : 'OPLOG_INTERNAL', frame.message);
+    return new OplogError(isWireCode(frame.code) ? frame.code : 'OPLOG_INTERNAL', frame.message);
   }
 
   static unauthorized(detail: string) {
@@ -192,11 +197,4 @@ export class OplogError extends Error {
       { cause },
     );
   }
-}
-
-function truncateUtf8(text: string, maxBytes: number): string {
-  const bytes = new TextEncoder().encode(text);
-  if (bytes.length <= maxBytes) return text;
-  // Cutting mid-character leaves a U+FFFD; drop it.
-  return new TextDecoder().decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD$/, '');
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Json, type OplogEntry, oplogEntrySchema } from './entry.js';
-import { ERRORS, type ErrorCode } from './error-codes.js';
+import { ERRORS, type WireCode } from './error-codes.js';
 
 const name = z.string().min(1).max(128);
 const seq = z.number().int().nonnegative();
@@ -151,6 +151,6 @@ export const consumerFrameSchema = z.discriminatedUnion('type', [welcomeSchema, 
 export type ProducerFrame = z.infer<typeof producerFrameSchema>;
 export type ConsumerFrame = z.infer<typeof consumerFrameSchema>;
 
-export function errorFrame(code: ErrorCode, message: string): ErrorFrame {
+export function errorFrame(code: WireCode, message: string): ErrorFrame {
   return { type: 'error', code, message: message.slice(0, 1024), retryable: ERRORS[code].retryable };
 }
