@@ -1,6 +1,6 @@
 import type { DashboardOptions } from '@oplog/dashboard';
-import type { SchemaPolicy } from '@oplog/replay';
 import type { Cursor } from '@oplog/protocol';
+import type { SchemaPolicy } from '@oplog/replay';
 import type { Logger } from '@oplog/runtime';
 import type { TlsFiles } from './edge-server.js';
 import type { AuthMode } from './upgrade-auth.js';

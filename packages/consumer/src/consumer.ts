@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { MikroORM } from '@mikro-orm/core';
 import {
   buildDashboard,
@@ -12,7 +11,7 @@ import {
   LagMonitor,
   loadLagHistory,
 } from '@oplog/dashboard';
-import { type HeadReport, type Hello, OplogError } from '@oplog/protocol';
+import { closeFor, type HeadReport, type Hello, type OplogError } from '@oplog/protocol';
 import {
   type Applier,
   CenterLockKeeper,
@@ -29,14 +28,11 @@ import {
   useSqliteWal,
 } from '@oplog/replay';
 import { createLogger, type Logger, type Service } from '@oplog/runtime';
-import { WebSocketServer } from 'ws';
 import { CONSUMER_DEFAULTS, type ConsumerOptions } from './consumer-options.js';
-import { CredentialStore, type VerifiedCredential } from './credential-store.js';
-import { CredentialWatch } from './credential-watch.js';
+import { CredentialStore } from './credential-store.js';
 import { createEdgeServer, type EdgeServer } from './edge-server.js';
-import { frameLimitedSocket } from './frame-limit.js';
 import { receiveHeadReport, takeHeadReport } from './head-report.js';
-import { ConsumerSession, type SessionHost } from './session.js';
+import { SessionGate, type SessionGateHost } from './session-gate.js';
 import { bookkeepingEntities } from './tables.js';
 import { authenticateUpgrade, checkAuthMode } from './upgrade-auth.js';
 
@@ -47,7 +43,7 @@ const STALLED_APPLY_MS = 30_000;
  * The central side: accepts producer sessions over WebSocket, replays their batches into its own database
  * (data and cursor in one transaction) and acks only after the commit.
  */
-export class Consumer implements Service, SessionHost {
+export class Consumer implements Service, SessionGateHost {
   readonly name = 'consumer';
   readonly logger: Logger;
   readonly #orm: MikroORM;
@@ -56,13 +52,10 @@ export class Consumer implements Service, SessionHost {
   readonly #store: DatabaseSourceStore;
   readonly #admission: SchemaAdmission;
   readonly #sources = new Map<string, SourceReplay>();
-  readonly #sessions = new Set<ConsumerSession>();
   #stored = new Map<string, StoredSource>();
   readonly #credentials: CredentialStore;
-  readonly #watch: CredentialWatch<ConsumerSession>;
+  readonly #gate: SessionGate;
   #server: EdgeServer | undefined;
-  #wss: WebSocketServer | undefined;
-  #sweep: NodeJS.Timeout | undefined;
   #accepting = false;
   #closed: Promise<void> | undefined;
   #resolveClosed = () => {};
@@ -95,12 +88,7 @@ export class Consumer implements Service, SessionHost {
     this.#centerLock = new CenterLockKeeper(orm, this.#options.lockCheckMs, (error) => this.#onLockLost(error));
     this.#http = this.#createHttpHandler();
     this.#credentials = new CredentialStore(() => this.#orm.em.getConnection('write'));
-    this.#watch = new CredentialWatch(
-      this.#credentials,
-      this.#options.credentialCheckMs,
-      (session, { sourceId }) => session.fail(OplogError.credentialRevoked(sourceId)),
-      this.logger,
-    );
+    this.#gate = new SessionGate(this, this.#credentials, this.#options, this.logger);
   }
 
   /** Listens, then resolves when the consumer has stopped. */
@@ -139,24 +127,16 @@ export class Consumer implements Service, SessionHost {
     // Built in the background: replication must not wait for (or fail with) the page.
     this.#assets = buildDashboard();
     this.#assets.catch((error: unknown) => this.logger.error({ err: String(error) }, 'dashboard build failed'));
-    const { maxPayload, path } = this.#options;
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      maxPayload,
-      perMessageDeflate: false,
-      WebSocket: frameLimitedSocket(maxPayload),
-    });
-    const { tls, requestTimeoutMs } = this.#options;
-    this.#server = await createEdgeServer((req, res) => this.#onRequest(req, res), { tls, requestTimeoutMs });
-    this.#server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head, path));
+    const { tls, requestTimeoutMs, path } = this.#options;
+    this.#server = await createEdgeServer(this.#http, { tls, requestTimeoutMs });
+    this.#server.on('upgrade', (req, socket, head) => this.#gate.upgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       this.#server!.once('error', reject);
       this.#server!.listen(this.#options.port, this.#options.host, resolve);
     });
     this.#accepting = true;
-    this.#sweep = setInterval(() => this.#sweepSilentPeers(), Math.min(1000, this.#options.peerTimeoutMs / 2));
+    this.#gate.start();
     this.#monitor.start();
-    this.#watch.start();
     const address = this.address();
     this.logger.info({ host: address.address, port: address.port, path, tls: !!tls }, 'consumer listening');
     if (!tls && !isLoopback(this.#options.host)) {
@@ -216,12 +196,9 @@ export class Consumer implements Service, SessionHost {
 
   async stop(): Promise<void> {
     this.#accepting = false;
-    clearInterval(this.#sweep);
-    this.#watch.stop();
-    for (const session of this.#sessions) session.close(1001, 'OPLOG_SHUTTING_DOWN: consumer stopping');
+    this.#gate.close(closeFor('OPLOG_SHUTTING_DOWN', 'consumer stopping'));
     await Promise.all([...this.#sources.values()].map((s) => s.idle()));
     await this.#monitor?.stop();
-    this.#wss?.close();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
     this.#server?.closeAllConnections();
     await this.#centerLock.release();
@@ -255,72 +232,12 @@ export class Consumer implements Service, SessionHost {
     this.metrics.error(code);
   }
 
-  /**
-   * Refuses before any WebSocket exists: a wrong path, a consumer that is stopping or full, and every request
-   * without a valid source credential (401, checked against the database, so a revoked one is refused at once).
-   */
-  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void {
-    // Node hands the socket over without an error listener; one must be there while the credential is read.
-    const onError = () => socket.destroy();
-    socket.on('error', onError);
-    const refuse = (status: number, text: string) => {
-      socket.once('finish', () => socket.destroy());
-      const challenge = status === 401 ? 'WWW-Authenticate: Bearer\r\n' : '';
-      socket.end(`HTTP/1.1 ${status} ${text}\r\n${challenge}Connection: close\r\nContent-Length: 0\r\n\r\n`);
-    };
-    if (new URL(req.url ?? '/', 'http://x').pathname !== path) return void refuse(404, 'Not Found');
-    if (!this.#accepting) return void refuse(503, 'Service Unavailable');
-    if (this.#sessions.size >= this.#options.maxConnections) return void refuse(503, 'Service Unavailable');
-    authenticateUpgrade(req, this.#credentials, this.#options.auth).then(
-      (auth) => {
-        if (!auth.ok) {
-          const { reason, sourceId } = auth;
-          this.logger.warn({ reason, source: sourceId, peer: req.socket.remoteAddress }, 'producer refused: 401');
-          this.metrics.error('OPLOG_UNAUTHORIZED');
-          return refuse(401, 'Unauthorized');
-        }
-        if (!this.#accepting) return refuse(503, 'Service Unavailable');
-        if (socket.destroyed) return;
-        socket.off('error', onError);
-        this.#accept(req, socket, head, 'credential' in auth ? auth.credential : undefined);
-      },
-      (error: unknown) => {
-        this.logger.error({ err: error }, 'could not check a source credential');
-        refuse(503, 'Service Unavailable');
-      },
-    );
+  get accepting(): boolean {
+    return this.#accepting;
   }
 
-  #accept(req: IncomingMessage, socket: Duplex, head: Buffer, credential: VerifiedCredential | undefined): void {
-    this.#wss!.handleUpgrade(req, socket, head, (ws) => {
-      const session = new ConsumerSession(ws, this, credential?.sourceId);
-      this.#sessions.add(session);
-      if (credential) this.#watch.add(session, credential);
-      ws.on('close', () => {
-        this.#sessions.delete(session);
-        this.#watch.delete(session);
-        this.#monitor?.nudge();
-      });
-      const helloTimer = setTimeout(() => {
-        if (!session.sourceId) session.close(1008, 'OPLOG_HELLO_FIRST: no hello in time');
-      }, this.#options.helloTimeoutMs);
-      ws.on('close', () => clearTimeout(helloTimer));
-    });
-  }
-
-  /** Any frame or pong counts as life; a peer silent for peerTimeoutMs is cut off so its source can reconnect. */
-  #sweepSilentPeers(): void {
-    const now = Date.now();
-    for (const session of this.#sessions) {
-      if (now - session.lastHeardAt > this.#options.peerTimeoutMs) {
-        this.logger.warn({ source: session.sourceId }, 'producer silent; terminating');
-        session.terminate();
-      }
-    }
-  }
-
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.#http(req, res);
+  sessionClosed(): void {
+    this.#monitor?.nudge();
   }
 
   #createHttpHandler(): (req: IncomingMessage, res: ServerResponse) => void {

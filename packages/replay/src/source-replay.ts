@@ -4,6 +4,7 @@ import {
   advanceSnapshot,
   type Cursor,
   type Hello,
+  haltsSource,
   type OplogEntry,
   OplogError,
   type Position,
@@ -11,7 +12,6 @@ import {
   type SessionPlan,
   type SnapshotPage,
   type SnapshotReason,
-  type SourceRecord,
 } from '@oplog/protocol';
 import type { StoredSource } from './cursor-store.js';
 import { logStep, type OpenTransaction, type QueuedBatch } from './log-step.js';
@@ -248,14 +248,14 @@ export class SourceReplay {
           await this.#commit(step).catch((error: unknown) => {
             // Only log entries applied straight are parked: a snapshot's rows halt, so that none goes missing.
             const parkable = this.rules.poison === 'quarantine' && !step.page && !step.snapshot;
-            if (!isPoison(error) || !parkable) throw error;
+            if (!haltsSource((error as Partial<OplogError>).code) || !parkable) throw error;
             return this.#quarantineBad(step, owner.incarnation);
           });
         }
         this.halted = undefined;
       } catch (error) {
         const failure = error instanceof OplogError ? error : OplogError.internal(error);
-        if (isPoison(failure)) {
+        if (failure.haltsSource) {
           this.halted = { code: failure.code, message: failure.message, at: Date.now() };
         }
         this.#refuse(owner, failure);
@@ -296,7 +296,7 @@ export class SourceReplay {
       try {
         await this.#commit(single);
       } catch (error) {
-        if (!isPoison(error)) throw error;
+        if (!(error instanceof OplogError) || !error.haltsSource) throw error;
         await this.store.quarantine(single, error);
         this.cursor = cursor;
         this.quarantinedEntries += entries.length + (single.staged?.count ?? 0);
@@ -353,12 +353,6 @@ export class SourceReplay {
     }
     return group;
   }
-}
-
-/** A change this database refuses by its data, or one to another source's row: it halts, or is quarantined. */
-function isPoison(error: unknown): error is OplogError {
-  const { code } = error as Partial<OplogError>;
-  return code === 'OPLOG_POISON_CHANGE' || code === 'OPLOG_NOT_OWNER';
 }
 
 /** Consecutive runs of entries of one source transaction. */

@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MikroORM } from '@mikro-orm/core';
+import { createLogger, openOrm } from '@oplog/runtime';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Consumer, createConsumer } from './consumer.js';
+import type { ConsumerOptions } from './consumer-options.js';
+import { CredentialStore } from './credential-store.js';
+import { consumerEntities } from './tables.js';
+
+let dir: string;
+let orm: MikroORM;
+let token: string;
+let consumer: Consumer | undefined;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'oplog-gate-'));
+  orm = await openOrm({ driver: 'sqlite', name: join(dir, 'central.sqlite') }, { entities: consumerEntities });
+  await orm.schema.updateSchema({ safe: true });
+  token = await new CredentialStore(() => orm.em.getConnection()).add('s1');
+});
+
+afterEach(async () => {
+  await consumer?.stop();
+  consumer = undefined;
+  await orm.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function listen(options: ConsumerOptions): Promise<string> {
+  consumer = createConsumer(orm, { port: 0, logger: createLogger({ level: 'silent' }), ...options });
+  const { port } = await consumer.listen();
+  return `ws://127.0.0.1:${port}/oplog`;
+}
+
+/** Opens a socket and resolves with how it ended: the close code and reason, or the HTTP status of a refusal. */
+function outcome(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ code?: number; reason?: string; status?: number }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) }));
+    ws.on('error', () => {});
+  });
+}
+
+describe('SessionGate', () => {
+  it('closes a connection that sends no hello within helloTimeoutMs (OPLOG_HELLO_TIMEOUT, 1008)', async () => {
+    const url = await listen({ helloTimeoutMs: 300 });
+    const started = Date.now();
+    const ended = await outcome(url, { authorization: `Bearer ${token}` });
+    expect(ended.code).toBe(1008);
+    expect(ended.reason).toMatch(/^OPLOG_HELLO_TIMEOUT: /);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it('refuses before any WebSocket: a wrong path (404), no credential (401), a full consumer (503)', async () => {
+    const url = await listen({ maxConnections: 1, helloTimeoutMs: 5000 });
+    const auth = { authorization: `Bearer ${token}` };
+    expect(await outcome(url.replace('/oplog', '/elsewhere'), auth)).toEqual({ status: 404 });
+    expect(await outcome(url, {})).toEqual({ status: 401 });
+    const first = new WebSocket(url, { headers: auth });
+    await new Promise((resolve) => first.once('open', resolve));
+    expect(await outcome(url, auth)).toEqual({ status: 503 });
+    first.terminate();
+  });
+});
