@@ -18,7 +18,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
-import { pollsEntities, Question } from '../apps/demo/src/entities.js';
+import { pollsEntities, Question } from '@oplog/demo/entities';
 import { createTestDatabase, type Driver } from '../test/support/databases.js';
 import { PG_URL, postgresReachable } from '../test/support/services.js';
 

@@ -11,9 +11,9 @@
 import { parseArgs } from 'node:util';
 import type { EventSubscriber, TransactionEventArgs } from '@mikro-orm/core';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
+import { pollsEntities } from '@oplog/demo/entities';
 import { createProducer } from '@oplog/producer';
 import { createLogger, type DbConfig, openOrm } from '@oplog/runtime';
-import { pollsEntities } from '../apps/demo/src/entities.js';
 import { waitUntil } from './lib/stats.js';
 import { commitPaced } from './lib/workloads.js';
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import { OplogCapture } from '@oplog/capture';
+import { Choice, Question } from '@oplog/demo/entities';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Choice, Question } from '../apps/demo/src/entities.js';
 import { openOrm, readOutbox } from './suites/capture-suite.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/core';
 import { consumerEntities, createConsumer } from '@oplog/consumer';
+import { pollsEntities } from '@oplog/demo/entities';
 import { PROTOCOL_VERSION } from '@oplog/protocol';
 import { loadSources } from '@oplog/replay';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { pollsEntities } from '../apps/demo/src/entities.js';
 import { CliProcess, ENTITIES_MODULE } from './support/cli.js';
 import { createTestDatabase, type TestDatabase } from './support/databases.js';
 

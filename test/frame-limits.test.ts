@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Choice, Question } from '@oplog/demo/entities';
 import { MAX_FRAME_DEPTH } from '@oplog/protocol';
 import { describe, expect, it } from 'vitest';
-import { Choice, Question } from '../apps/demo/src/entities.js';
 import { BareProducer, fingerprintOf, helloOf } from './support/bare-producer.js';
 import type { LogLine } from './support/cli.js';
 import { harnessPerTest, REPLICATED, waitForConvergence } from './support/stream-harness.js';

@@ -8,8 +8,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { readSourceHead } from '@oplog/capture';
+import { pollsEntities } from '@oplog/demo/entities';
 import { openOrm } from '@oplog/runtime';
-import { pollsEntities } from '../../apps/demo/src/entities.js';
 import { expectSameAsCapture, writeQuestions } from '../../test/support/bulk-transaction.js';
 import { tableChecksums } from '../../test/support/checksum.js';
 import { openSource } from './backlog.js';

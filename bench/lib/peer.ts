@@ -11,9 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { MikroORM } from '@mikro-orm/core';
+import { pollsEntities } from '@oplog/demo/entities';
 import { openOrm } from '@oplog/runtime';
 import pg from 'pg';
-import { pollsEntities } from '../../apps/demo/src/entities.js';
 import type { Cluster } from './clusters.js';
 import { dbConfig, newDb } from './db.js';
 import { type LatencyRun, latencyFigures } from './latency.js';

@@ -5,9 +5,9 @@
  * CLOCK_MONOTONIC (process.hrtime), one clock.
  */
 import { type Consumer, consumerEntities, createConsumer } from '@oplog/consumer';
+import { pollsEntities } from '@oplog/demo/entities';
 import type { Cursor } from '@oplog/protocol';
 import { createLogger, openOrm } from '@oplog/runtime';
-import { pollsEntities } from '../../apps/demo/src/entities.js';
 import { Child, SCRIPTS } from './child.js';
 import { type Db, dbConfig, dbFlags, newDb } from './db.js';
 import { type LatencyRun, latencyFigures } from './latency.js';

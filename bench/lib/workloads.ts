@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
-import { Question } from '../../apps/demo/src/entities.js';
+import { Question } from '@oplog/demo/entities';
 import { sleep } from './stats.js';
 
 export type LiveWorkloadId = 'one-tx' | 'batched' | 'single';

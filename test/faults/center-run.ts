@@ -2,8 +2,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/core';
+import { pollsEntities } from '@oplog/demo/entities';
 import { openOrm } from '@oplog/runtime';
-import { pollsEntities } from '../../apps/demo/src/entities.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
 import { dropBackup } from '../support/db-backup.js';
 import { dbConfig } from '../support/stream-harness.js';

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { openLocalApp } from '../../apps/demo/src/local-app.js';
+import { openLocalApp } from '@oplog/demo/local-app';
 import { CliProcess, ENTITIES_MODULE, type LogLine } from '../support/cli.js';
 import type { TestDatabase } from '../support/databases.js';
 import { dbArgs, dbConfig } from '../support/stream-harness.js';

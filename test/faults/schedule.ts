@@ -1,4 +1,4 @@
-import { seededRandom } from '../../apps/demo/src/seeded-random.js';
+import { seededRandom } from '@oplog/demo/seeded-random';
 
 /** The size of a run: how much load, and how many faults of each kind, injected over how long. */
 export interface RunSize {

@@ -1,3 +1,4 @@
+import { seededRandom } from '@oplog/demo/seeded-random';
 import {
   type ErrorCode,
   type Hello,
@@ -6,7 +7,6 @@ import {
   type OplogEntry,
   PROTOCOL_VERSION,
 } from '@oplog/protocol';
-import { seededRandom } from '../../apps/demo/src/seeded-random.js';
 import { helloOf } from '../support/bare-producer.js';
 
 /** What one frame on the wire is: an object sent as JSON text, raw text, or a binary frame. */

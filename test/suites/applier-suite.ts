@@ -11,10 +11,10 @@ import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { consumerEntities } from '@oplog/consumer';
+import { Choice, pollsEntities, Question, Tag } from '@oplog/demo/entities';
 import type { Json, OplogEntry } from '@oplog/protocol';
 import { type Applier, type ApplyContext, createApplier } from '@oplog/replay';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
 import { outboxEntries } from '../support/outbox.js';
 

@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import { type Consumer, CredentialStore, consumerEntities, createConsumer } from '@oplog/consumer';
+import { pollsEntities } from '@oplog/demo/entities';
 import { PROTOCOL_VERSION } from '@oplog/protocol';
 import { loadSources } from '@oplog/replay';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { pollsEntities } from '../../apps/demo/src/entities.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
 
 const ATTACKED = 'site-a';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
+import { Choice, Question } from '@oplog/demo/entities';
 import { describe, expect, it } from 'vitest';
-import { Choice, Question } from '../../apps/demo/src/entities.js';
 import { expectSameAsCapture, writeQuestions } from '../support/bulk-transaction.js';
 import type { Driver } from '../support/databases.js';
 import { harnessPerTest, type StreamHarness, sleep, waitForConvergence } from '../support/stream-harness.js';

@@ -8,9 +8,9 @@ import {
 import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
 import { type CaptureOptions, OplogCapture, oplogEntities, readSourceHead } from '@oplog/capture';
+import { Choice, pollsEntities, Question, Tag } from '@oplog/demo/entities';
 import type { Json } from '@oplog/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
 import { outboxEntries } from '../support/outbox.js';
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type Consumer, CredentialStore, consumerEntities, createConsumer } from '@oplog/consumer';
+import { pollsEntities } from '@oplog/demo/entities';
 import type { Json, OplogEntry } from '@oplog/protocol';
 import { createLogger, openOrm } from '@oplog/runtime';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pollsEntities } from '../../apps/demo/src/entities.js';
 import { BareProducer, fingerprintOf, helloOf } from '../support/bare-producer.js';
 import { createTestDatabase, type Driver } from '../support/databases.js';
 import { REPLICATED } from '../support/stream-harness.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
+import { Choice, Question } from '@oplog/demo/entities';
 import { describe, expect, it } from 'vitest';
-import { Choice, Question } from '../../apps/demo/src/entities.js';
 import type { LogLine } from '../support/cli.js';
 import type { Driver } from '../support/databases.js';
 import { harnessPerTest, type StreamHarness, waitForConvergence, waitForLogs } from '../support/stream-harness.js';

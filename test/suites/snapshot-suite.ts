@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { OplogCapture } from '@oplog/capture';
+import { Choice, Question, Tag } from '@oplog/demo/entities';
 import { describe, expect, it } from 'vitest';
-import { Choice, Question, Tag } from '../../apps/demo/src/entities.js';
 import type { CliProcess, LogLine } from '../support/cli.js';
 import type { Driver } from '../support/databases.js';
 import {

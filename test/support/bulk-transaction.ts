@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection, MikroORM, Transaction } from '@mikro-orm/core';
 import { ensureSource, onPostgres } from '@oplog/capture';
-import { Question } from '../../apps/demo/src/entities.js';
+import { Question } from '@oplog/demo/entities';
 
 export type BulkOp = 'insert' | 'update' | 'delete';
 

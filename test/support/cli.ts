@@ -1,13 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+const { resolve } = createRequire(import.meta.url);
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const ENTITIES_MODULE = `${ROOT}apps/demo/src/entities.ts`;
+export const ENTITIES_MODULE = resolve('@oplog/demo/entities');
 export const CLIS = {
   consumer: `${ROOT}apps/consumer/src/cli.ts`,
   producer: `${ROOT}apps/producer/src/cli.ts`,
-  demo: `${ROOT}apps/demo/src/cli.ts`,
+  demo: resolve('@oplog/demo/cli'),
 } as const;
 
 export type LogLine = Record<string, unknown> & { msg?: string };

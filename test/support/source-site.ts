@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
+import { Choice, pollsEntities, Question, Tag } from '@oplog/demo/entities';
 import { openOrm } from '@oplog/runtime';
 import { expect } from 'vitest';
-import { Choice, pollsEntities, Question, Tag } from '../../apps/demo/src/entities.js';
 import { type CliProcess, ENTITIES_MODULE } from './cli.js';
 import type { TestDatabase } from './databases.js';
 import { backupDatabase, dropBackup, restoreDatabase } from './db-backup.js';
