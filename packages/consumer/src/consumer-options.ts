@@ -67,8 +67,8 @@ export interface ConsumerOptions {
    */
   onApplied?: (source: string, cursor: Cursor) => void;
   /**
-   * How often the center lock (one consumer per center database, see center-lock.ts) is checked; a consumer that
-   * lost it stops applying and stops. On SQLite the lock is a lease of 6 periods.
+   * How often the center lock (one consumer per center database, see center-lock.ts in @oplog/replay) is checked; a
+   * consumer that lost it stops applying and stops. On SQLite the lock is a lease of 6 periods.
    */
   lockCheckMs?: number;
   logger?: Logger;

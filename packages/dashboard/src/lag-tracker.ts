@@ -16,7 +16,7 @@ interface Memory {
 const THROUGHPUT_WINDOW_MS = 60_000;
 
 /**
- * Remembers, between snapshots, what the lag model needs and a snapshot does not hold: the positions heard beyond
+ * Remembers, between readings, what the lag model needs and a SourceStatus does not hold: the positions heard beyond
  * the cursor, the applied-entries counter over the last minute, and when each source went away. Observing often
  * (a few times a second) keeps the lag-in-seconds estimate close; see `lagMs`.
  */

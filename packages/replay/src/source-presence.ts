@@ -26,7 +26,7 @@ export class Presence implements PresenceView {
   headHeardAt: number | undefined;
   headReportedAt: number | undefined;
   disconnectedAt: number | undefined;
-  /** Replaced, never changed in place, so a snapshot can share it. */
+  /** Replaced, never changed in place, so a SourceStatus can share it. */
   received: readonly Position[] = [];
 
   view(): PresenceView {

@@ -13,10 +13,10 @@ import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { consumerEntities } from '@oplog/consumer';
 import { Choice, pollsEntities, Question, Tag } from '@oplog/demo/entities';
 import type { Json, OplogEntry } from '@oplog/protocol';
-import { type Applier, type ApplyContext, createApplier } from '@oplog/replay';
+import { createTestDatabase, type Driver, type TestDatabase } from '@oplog/testing/databases';
+import { outboxEntries } from '@oplog/testing/outbox';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
-import { outboxEntries } from '../support/outbox.js';
+import { type Applier, type ApplyContext, createApplier } from './applier.js';
 
 /** Column types the polls app lacks, and a unique key besides the primary key. */
 class Gadget {

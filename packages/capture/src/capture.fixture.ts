@@ -7,12 +7,14 @@ import {
 } from '@mikro-orm/core';
 import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
-import { type CaptureOptions, OplogCapture, oplogEntities, readSourceHead } from '@oplog/capture';
 import { Choice, pollsEntities, Question, Tag } from '@oplog/demo/entities';
 import type { Json } from '@oplog/protocol';
+import { createTestDatabase, type Driver, type TestDatabase } from '@oplog/testing/databases';
+import { outboxEntries } from '@oplog/testing/outbox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
-import { outboxEntries } from '../support/outbox.js';
+import { oplogEntities } from './outbox-schema.js';
+import { readSourceHead } from './outbox-writer.js';
+import { type CaptureOptions, OplogCapture } from './subscriber.js';
 
 type Image = Record<string, Json>;
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
-import { OplogCapture } from '@oplog/capture';
 import { Choice, Question } from '@oplog/demo/entities';
+import { createTestDatabase, type TestDatabase } from '@oplog/testing/databases';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openOrm, readOutbox } from './suites/capture-suite.js';
-import { createTestDatabase, type TestDatabase } from './support/databases.js';
+import { openOrm, readOutbox } from './capture.fixture.js';
+import { OplogCapture } from './subscriber.js';
 
 const WRITERS = 4;
 const TRANSACTIONS_PER_WRITER = 500;

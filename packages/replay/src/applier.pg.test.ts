@@ -1,4 +1,4 @@
-import { applierSuite } from './suites/applier-suite.js';
+import { applierSuite } from './applier.fixture.js';
 
 applierSuite('postgresql', 'postgresql');
 applierSuite('sqlite', 'postgresql');

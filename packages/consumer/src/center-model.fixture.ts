@@ -1,14 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { type Consumer, CredentialStore, consumerEntities, createConsumer } from '@oplog/consumer';
 import { pollsEntities } from '@oplog/demo/entities';
 import type { Json, OplogEntry } from '@oplog/protocol';
 import { createLogger, openOrm } from '@oplog/runtime';
+import { BareProducer, fingerprintOf, helloOf } from '@oplog/testing/bare-producer';
+import { createTestDatabase, type Driver } from '@oplog/testing/databases';
+import { REPLICATED } from '@oplog/testing/stream-harness';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BareProducer, fingerprintOf, helloOf } from '../support/bare-producer.js';
-import { createTestDatabase, type Driver } from '../support/databases.js';
-import { REPLICATED } from '../support/stream-harness.js';
-import { CenterModel, type Change, type Outcome, type Spelling, sortOwners, spell } from './center-model.js';
+import {
+  CenterModel,
+  type Change,
+  type Outcome,
+  type Spelling,
+  sortOwners,
+  spell,
+} from './center-model-reference.fixture.js';
+import { type Consumer, createConsumer } from './consumer.js';
+import { CredentialStore } from './credential-store.js';
+import { consumerEntities } from './tables.js';
 
 /**
  * The center against a reference model, over generated histories of several sources with valid credentials: small

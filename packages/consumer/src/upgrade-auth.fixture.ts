@@ -1,13 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
-import { type Consumer, CredentialStore, consumerEntities, createConsumer } from '@oplog/consumer';
 import { pollsEntities } from '@oplog/demo/entities';
 import { PROTOCOL_VERSION } from '@oplog/protocol';
 import { loadSources } from '@oplog/replay';
 import { createLogger, openOrm } from '@oplog/runtime';
+import { createTestDatabase, type Driver, type TestDatabase } from '@oplog/testing/databases';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createTestDatabase, type Driver, type TestDatabase } from '../support/databases.js';
+import { type Consumer, createConsumer } from './consumer.js';
+import { CredentialStore } from './credential-store.js';
+import { consumerEntities } from './tables.js';
 
 const ATTACKED = 'site-a';
 

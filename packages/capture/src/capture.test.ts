@@ -1,0 +1,3 @@
+import { captureSuite } from './capture.fixture.js';
+
+captureSuite('sqlite');

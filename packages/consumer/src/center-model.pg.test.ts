@@ -1,0 +1,3 @@
+import { centerModelSuite } from './center-model.fixture.js';
+
+centerModelSuite('postgresql');

@@ -1,0 +1,3 @@
+import { authSuite } from './upgrade-auth.fixture.js';
+
+authSuite('sqlite');

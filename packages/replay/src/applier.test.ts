@@ -1,0 +1,3 @@
+import { applierSuite } from './applier.fixture.js';
+
+applierSuite('sqlite', 'sqlite');

@@ -1,3 +1,0 @@
-import { applierSuite } from './suites/applier-suite.js';
-
-applierSuite('sqlite', 'sqlite');

@@ -1,3 +1,0 @@
-import { authSuite } from './suites/auth-suite.js';
-
-authSuite('sqlite');

@@ -1,3 +1,0 @@
-import { captureSuite } from './suites/capture-suite.js';
-
-captureSuite('sqlite');

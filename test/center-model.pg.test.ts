@@ -1,3 +1,0 @@
-import { centerModelSuite } from './suites/center-model-suite.js';
-
-centerModelSuite('postgresql');
