@@ -19,8 +19,8 @@ import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { pollsEntities, Question } from '@oplog/demo/entities';
-import { createTestDatabase, type Driver } from '../test/support/databases.js';
-import { PG_URL, postgresReachable } from '../test/support/services.js';
+import { createTestDatabase, type Driver } from '@oplog/testing/databases';
+import { PG_URL, postgresReachable } from '@oplog/testing/services';
 
 interface Workload {
   name: string;
@@ -107,7 +107,7 @@ async function openOrm(driver: Driver, mode: Mode, dbName: string, clientUrl?: s
 
 /** One timed run on a fresh database; returns milliseconds. Checks that capture wrote one entry per row, or none. */
 async function timeRun(driver: Driver, workload: Workload, mode: Mode): Promise<number> {
-  const db = await createTestDatabase(driver, 'bench');
+  const db = await createTestDatabase(driver, 'bench', undefined, { durable: true });
   try {
     const orm = await openOrm(driver, mode, db.dbName, db.clientUrl);
     try {

@@ -11,7 +11,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { pollsEntities, Question } from '@oplog/demo/entities';
 import { openOrm } from '@oplog/runtime';
-import { adminQuery } from '../../test/support/databases.js';
+import { adminQuery } from '@oplog/testing/databases';
 import { type Db, type Driver, dbConfig, newDb } from './db.js';
 import { round1 } from './stats.js';
 

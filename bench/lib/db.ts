@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DbConfig } from '@oplog/runtime';
-import { adminQuery, createTestDatabase, type Driver } from '../../test/support/databases.js';
+import { adminQuery, createTestDatabase, type Driver } from '@oplog/testing/databases';
 
 export type { Driver };
 
@@ -19,7 +19,7 @@ export interface Db {
 
 /** `server`: a PostgreSQL server's URL without a database (ignored for SQLite). */
 export async function newDb(driver: Driver, label: string, server?: string): Promise<Db> {
-  const db = await createTestDatabase(driver, label, server);
+  const db = await createTestDatabase(driver, label, server, { durable: true });
   return { driver, name: db.dbName, url: db.clientUrl, server, drop: db.drop };
 }
 

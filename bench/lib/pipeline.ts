@@ -8,7 +8,7 @@ import { oplogEntities, readSourceHead } from '@oplog/capture';
 import { consumerEntities } from '@oplog/consumer';
 import { pollsEntities } from '@oplog/demo/entities';
 import { openOrm } from '@oplog/runtime';
-import { tableChecksums } from '../../test/support/checksum.js';
+import { tableChecksums } from '@oplog/testing/checksum';
 import type { Backlog } from './backlog.js';
 import { openSource } from './backlog.js';
 import { Child, ENTITIES_MODULE, SCRIPTS } from './child.js';

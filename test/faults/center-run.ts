@@ -162,7 +162,9 @@ export async function runCenter(options: CenterRunOptions): Promise<CenterFigure
     let done = 0;
     const progress = setInterval(() => {
       const elapsed = ((Date.now() - wallStart) / 1000).toFixed(0);
-      console.log(`faults: ${elapsed} s, ${done}/${plan.length} faults, ${fleet.crashes.length} crashes`);
+      console.log(
+        `faults: ${center} center, ${elapsed} s, ${done}/${plan.length} faults, ${fleet.crashes.length} crashes`,
+      );
     }, 30_000);
     try {
       records = await inject(plan, context, () => done++);

@@ -25,7 +25,9 @@ const ROLLED_BACK = 1000;
 
 /**
  * Polls the consumer's GET /api/sources until every source's cursor is at its head (same incarnation, both read
- * anew each time); resolves with when that was first seen, or undefined after `timeoutMs`.
+ * anew each time) with no snapshot in progress; resolves with when that was first seen, or undefined after
+ * `timeoutMs`. A snapshot's cursor is the head it started at: a source restored with nothing written since sits at
+ * its head long before the snapshot has brought its rows.
  */
 export async function waitForLagZero(
   fleet: Fleet,
@@ -37,7 +39,13 @@ export async function waitForLagZero(
     const heads = await readHeads();
     const sources = await fleet.sourceStatuses();
     const caughtUp = heads.every((head) =>
-      sources.some((s) => s.id === head.sourceId && s.incarnation === head.incarnation && s.cursor.seq === head.seq),
+      sources.some(
+        (s) =>
+          s.id === head.sourceId &&
+          s.incarnation === head.incarnation &&
+          s.cursor.seq === head.seq &&
+          s.snapshot === undefined,
+      ),
     );
     if (caughtUp) return Date.now();
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -45,13 +53,13 @@ export async function waitForLagZero(
   return undefined;
 }
 
-/** The consumer's durable cursor rows (oplog_consumer_cursor) against every source's head. */
+/** The consumer's durable cursor rows (oplog_consumer_cursor) against every source's head, no snapshot pending. */
 export async function checkCursors(consumer: MikroORM, heads: SourceHead[]): Promise<Check> {
-  const rows = await consumer.em
-    .getConnection()
-    .execute<{ source: string; incarnation: string; seq: number | string }[]>(
-      'select source, incarnation, seq from oplog_consumer_cursor',
-    );
+  const connection = consumer.em.getConnection();
+  const rows = await connection.execute<{ source: string; incarnation: string; seq: number | string }[]>(
+    'select source, incarnation, seq from oplog_consumer_cursor',
+  );
+  const snapshotting = await connection.execute<{ source: string }[]>('select source from oplog_snapshot');
   const wrong = heads.flatMap((head) => {
     const row = rows.find((r: { source: string }) => r.source === head.sourceId);
     const at = row ? `${row.incarnation}:${row.seq}` : 'none';
@@ -60,8 +68,9 @@ export async function checkCursors(consumer: MikroORM, heads: SourceHead[]): Pro
       : [`${head.sourceId}: cursor ${at}, head ${head.incarnation}:${head.seq}`];
   });
   if (rows.length !== heads.length) wrong.push(`${rows.length} cursor rows for ${heads.length} sources`);
+  for (const { source } of snapshotting) wrong.push(`${source}: a snapshot is still in progress`);
   return {
-    name: 'the cursor equals the source head',
+    name: 'the cursor equals the source head, with no snapshot in progress',
     ok: wrong.length === 0,
     detail: wrong.join('; ') || 'every source',
   };

@@ -4,7 +4,7 @@ import { HOSTILE, type HostileCase, hostileCases } from '../fuzz/hostile-frames.
 import { BareProducer, type Closed, fingerprintOf, helloOf } from '../support/bare-producer.js';
 import type { LogLine } from '../support/cli.js';
 import type { Driver } from '../support/databases.js';
-import { harnessPerTest, REPLICATED, type StreamHarness, sleep } from '../support/stream-harness.js';
+import { harnessPerTest, REPLICATED, type StreamHarness, sleep, waitForLogs } from '../support/stream-harness.js';
 import { waitForUnion } from '../support/union.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -97,8 +97,12 @@ export function fuzzSuite(target: Driver): void {
           `${wrong.length} sessions ended otherwise`,
         ).toEqual([]);
 
-        // One log line per refusal, with the code the producer saw; no honest source was refused.
-        const refusals = consumer.process.logs.filter((l: LogLine) => l.msg === 'session refused');
+        // One log line per refusal, with the code the producer saw; no honest source was refused. The last lines can
+        // reach this process after the sessions they close, so they are waited for.
+        const refused = (l: LogLine) => l.msg === 'session refused';
+        const closedWithError = results.filter((r) => r.closed.error).length;
+        await waitForLogs(consumer.process, refused, closedWithError, 10_000);
+        const refusals = consumer.process.logs.filter(refused);
         const honest = (l: LogLine) => h.sites.some((site) => site.id === l.source);
         expect(refusals.filter(honest), 'honest sources refused during the attack').toEqual([]);
         expect(countBy(refusals.map((l) => String(l.code)))).toEqual(

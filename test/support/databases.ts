@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,11 +16,24 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * Tests trade durability against a power loss for speed: SQLite files go to memory (/dev/shm, when the machine has
+ * it) and PostgreSQL commits do not wait for the WAL flush. Killing a process, which is what the tests do, loses
+ * nothing either way (the page cache and the server keep what committed). The bench asks for `durable` databases,
+ * so that it measures what production pays.
+ */
+const MEMORY_DIR = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+
 /** `server` is a PostgreSQL server's URL without a database (the shared one at PG_URL unless given). */
-export async function createTestDatabase(driver: Driver, label = 'test', server = PG_URL): Promise<TestDatabase> {
+export async function createTestDatabase(
+  driver: Driver,
+  label = 'test',
+  server = PG_URL,
+  { durable = false } = {},
+): Promise<TestDatabase> {
   const unique = `${label}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   if (driver === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'oplog-'));
+    const dir = mkdtempSync(join(durable ? tmpdir() : MEMORY_DIR, 'oplog-'));
     return {
       driver,
       dbName: join(dir, `${unique}.sqlite`),
@@ -29,6 +42,7 @@ export async function createTestDatabase(driver: Driver, label = 'test', server 
   }
   const dbName = `oplog_${unique}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   await adminQuery(`create database ${dbName}`, server);
+  if (!durable) await adminQuery(`alter database ${dbName} set synchronous_commit = off`, server);
   return {
     driver,
     dbName,

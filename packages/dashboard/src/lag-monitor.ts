@@ -34,7 +34,7 @@ export class LagMonitor {
   #nudged = false;
 
   constructor(
-    private readonly snapshots: () => SourceStatus[],
+    private readonly statuses: () => SourceStatus[],
     private readonly connection: () => Connection,
     stored: ReadonlyMap<string, StoredSource>,
     private readonly options: LagMonitorOptions,
@@ -66,7 +66,7 @@ export class LagMonitor {
   }
 
   observe(now = Date.now()): SourceLag[] {
-    this.#lags = this.#tracker.observe(this.snapshots(), now);
+    this.#lags = this.#tracker.observe(this.statuses(), now);
     return this.#lags;
   }
 

@@ -29,12 +29,12 @@ export class LagTracker {
     this.#stored = stored;
   }
 
-  observe(snapshots: readonly SourceStatus[], now = Date.now()): SourceLag[] {
+  observe(statuses: readonly SourceStatus[], now = Date.now()): SourceLag[] {
     const seen = new Set<string>();
     const result: SourceLag[] = [];
-    for (const snapshot of snapshots) {
-      seen.add(snapshot.id);
-      result.push(this.#observeOne(snapshot, now));
+    for (const status of statuses) {
+      seen.add(status.id);
+      result.push(this.#observeOne(status, now));
     }
     for (const [id, stored] of this.#stored) {
       if (seen.has(id)) continue;
@@ -67,57 +67,57 @@ export class LagTracker {
     return result;
   }
 
-  #observeOne(snapshot: SourceStatus, now: number): SourceLag {
-    let memory = this.#memory.get(snapshot.id);
+  #observeOne(status: SourceStatus, now: number): SourceLag {
+    let memory = this.#memory.get(status.id);
     if (!memory) {
       memory = { known: [], applied: [], lastConnectedAt: undefined, caughtUpAt: undefined };
-      this.#memory.set(snapshot.id, memory);
+      this.#memory.set(status.id, memory);
     }
-    const headKnown = isHeadKnown(snapshot.connected, snapshot.headReportedAt, now);
-    if (snapshot.connected) memory.lastConnectedAt = now;
+    const headKnown = isHeadKnown(status.connected, status.headReportedAt, now);
+    if (status.connected) memory.lastConnectedAt = now;
     // The head was told at headHeardAt (a later batch only moved it on): nothing beyond the cursor existed then.
-    if (headKnown && snapshot.head.seq <= snapshot.cursor.seq && snapshot.headHeardAt !== undefined) {
-      memory.caughtUpAt = Math.max(memory.caughtUpAt ?? 0, snapshot.headHeardAt);
+    if (headKnown && status.head.seq <= status.cursor.seq && status.headHeardAt !== undefined) {
+      memory.caughtUpAt = Math.max(memory.caughtUpAt ?? 0, status.headHeardAt);
     }
-    memory.known = rememberPosition(memory.known, snapshot.head, snapshot.cursor.seq);
+    memory.known = rememberPosition(memory.known, status.head, status.cursor.seq);
     const lastSample = memory.applied.at(-1);
-    if (!lastSample || now - lastSample.at >= 1000 || snapshot.appliedEntries < lastSample.applied) {
+    if (!lastSample || now - lastSample.at >= 1000 || status.appliedEntries < lastSample.applied) {
       // A counter that went down belongs to a new SourceReplay (a restart): start the window again.
-      if (lastSample && snapshot.appliedEntries < lastSample.applied) memory.applied = [];
-      memory.applied.push({ at: now, applied: snapshot.appliedEntries });
+      if (lastSample && status.appliedEntries < lastSample.applied) memory.applied = [];
+      memory.applied.push({ at: now, applied: status.appliedEntries });
       while (memory.applied[0]!.at < now - THROUGHPUT_WINDOW_MS) memory.applied.shift();
     }
     const lag = lagOf(
       {
-        connected: snapshot.connected,
+        connected: status.connected,
         headKnown,
-        snapshotting: snapshot.snapshot !== undefined,
-        halted: snapshot.halted !== undefined,
-        fenced: snapshot.fencedAt !== undefined && now - snapshot.fencedAt < FENCED_SHOWN_MS,
-        cursor: snapshot.cursor,
-        head: snapshot.head,
-        lastError: snapshot.lastError,
-        known: [...memory.known, ...snapshot.received],
+        snapshotting: status.snapshot !== undefined,
+        halted: status.halted !== undefined,
+        fenced: status.fencedAt !== undefined && now - status.fencedAt < FENCED_SHOWN_MS,
+        cursor: status.cursor,
+        head: status.head,
+        lastError: status.lastError,
+        known: [...memory.known, ...status.received],
         lastConnectedAt: memory.lastConnectedAt,
         caughtUpAt: memory.caughtUpAt,
       },
       now,
     );
     return {
-      id: snapshot.id,
+      id: status.id,
       state: lag.state,
       lagChanges: lag.changes,
       lagMs: lag.ms,
       lagKnown: lag.known,
-      headHeardAt: snapshot.headHeardAt ?? null,
+      headHeardAt: status.headHeardAt ?? null,
       throughput: round(throughput(memory.applied, now, THROUGHPUT_WINDOW_MS)),
-      cursor: snapshot.cursor,
-      head: snapshot.head,
-      lastSeenAt: snapshot.lastSeenAt ?? null,
-      offlineSince: snapshot.connected ? null : (snapshot.disconnectedAt ?? snapshot.lastSeenAt ?? null),
-      lastError: snapshot.halted ?? snapshot.lastError ?? null,
-      snapshot: snapshot.snapshot ?? null,
-      lastResync: snapshot.lastResync ?? null,
+      cursor: status.cursor,
+      head: status.head,
+      lastSeenAt: status.lastSeenAt ?? null,
+      offlineSince: status.connected ? null : (status.disconnectedAt ?? status.lastSeenAt ?? null),
+      lastError: status.halted ?? status.lastError ?? null,
+      snapshot: status.snapshot ?? null,
+      lastResync: status.lastResync ?? null,
     };
   }
 }

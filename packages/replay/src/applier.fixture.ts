@@ -10,13 +10,13 @@ import {
 import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/sqlite';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
-import { consumerEntities } from '@oplog/consumer';
 import { Choice, pollsEntities, Question, Tag } from '@oplog/demo/entities';
 import type { Json, OplogEntry } from '@oplog/protocol';
 import { createTestDatabase, type Driver, type TestDatabase } from '@oplog/testing/databases';
 import { outboxEntries } from '@oplog/testing/outbox';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Applier, type ApplyContext, createApplier } from './applier.js';
+import { replayEntities } from './tables.js';
 
 /** Column types the polls app lacks, and a unique key besides the primary key. */
 class Gadget {
@@ -67,7 +67,7 @@ const VoteSchema = new EntitySchema<Vote>({
   },
 });
 
-const entities = [...pollsEntities, GadgetSchema, VoteSchema, ...oplogEntities, ...consumerEntities];
+const entities = [...pollsEntities, GadgetSchema, VoteSchema, ...oplogEntities, ...replayEntities];
 
 async function openOrm(db: TestDatabase, capture?: OplogCapture): Promise<MikroORM> {
   const options = { entities, subscribers: capture ? [capture] : [] };
