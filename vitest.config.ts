@@ -35,8 +35,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    globalSetup: ['test/support/build-clis.ts'],
     // Two files at a time: most suites wait on the processes and databases they drive, so a second file fills the
-    // other core. More workers only queue up for the CPU (measured: 4 ran no faster than 2, and timed out more).
+    // other core. More only queue up for the CPU: the whole suite took 736 s with 4, 543 s with 2, 803 s with 1.
     maxWorkers: 2,
   },
 });

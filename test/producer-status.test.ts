@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { cliArgv, ROOT } from './support/cli.js';
 import { StreamHarness, waitForConvergence } from './support/stream-harness.js';
 
 const run = promisify(execFile);
@@ -16,19 +17,8 @@ async function freePort(): Promise<number> {
 }
 
 async function status(statusPort: number): Promise<string> {
-  const { stdout } = await run(
-    process.execPath,
-    [
-      '--conditions=@oplog/source',
-      '--import',
-      'tsx',
-      'apps/producer/src/cli.ts',
-      'status',
-      '--status-url',
-      `http://127.0.0.1:${statusPort}`,
-    ],
-    { cwd: new URL('..', import.meta.url).pathname },
-  );
+  const argv = cliArgv('producer', ['status', '--status-url', `http://127.0.0.1:${statusPort}`]);
+  const { stdout } = await run(process.execPath, argv, { cwd: ROOT });
   return stdout;
 }
 

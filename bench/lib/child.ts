@@ -2,30 +2,22 @@
  * A process of ours: the CLIs as they are deployed, compiled (`npm run build`, see buildClis), and the bench's own
  * latency writer from TypeScript source.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { CLIS, ROOT } from '@oplog/testing/cli';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const ENTITIES_MODULE = join(ROOT, 'apps/demo/dist/entities.js');
-export const SCRIPTS = {
-  consumer: join(ROOT, 'apps/consumer/dist/cli.js'),
-  producer: join(ROOT, 'apps/producer/dist/cli.js'),
-  writer: join(ROOT, 'bench/stream-writer.ts'),
-} as const;
+export { buildClis, ENTITIES_MODULE, ROOT } from '@oplog/testing/cli';
 
 /**
- * Compiles the packages and apps (turbo skips what is unchanged). The CLIs run as compiled JavaScript, as in
- * production: under tsx, each would also carry the loader's own thread and V8 isolate (~30 MB RSS).
+ * The CLIs run as compiled JavaScript, as in production (see buildClis): under tsx, each would also carry the
+ * loader's own thread and V8 isolate (~30 MB RSS).
  */
-export function buildClis(): void {
-  execFileSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
-    cwd: ROOT,
-    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
+export const SCRIPTS = {
+  consumer: CLIS.consumer,
+  producer: CLIS.producer,
+  writer: join(ROOT, 'bench/stream-writer.ts'),
+} as const;
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { buildClis } from '../support/cli.js';
 import type { Driver } from '../support/databases.js';
 import { postgresReachable } from '../support/services.js';
 import { runCenter } from './center-run.js';
@@ -30,6 +31,7 @@ const ci = process.env.CI === 'true';
  * full run; a single center's run replays with `--center <it> --scale <its factor>`.
  */
 async function main(): Promise<number> {
+  buildClis();
   const wallStart = Date.now();
   const centers: Driver[] = [...CENTERS[centerOption]];
   const factor = Number(args.scale ?? 1) / centers.length;

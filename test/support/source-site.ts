@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { Choice, pollsEntities, Question, Tag } from '@oplog/demo/entities';
+import { openLocalApp } from '@oplog/demo/local-app';
+import { runSeedScenario } from '@oplog/demo/scenario';
 import { openOrm } from '@oplog/runtime';
 import { expect } from 'vitest';
 import { type CliProcess, ENTITIES_MODULE } from './cli.js';
@@ -38,12 +40,17 @@ export class SourceSite {
     readonly token: () => Promise<string>,
   ) {}
 
-  /** Runs the seed article's scenario; resolves with the ids it used. */
+  /**
+   * Runs the seed article's scenario as the local app does (its schema made first), in this process: a CLI start
+   * per test would cost more than the scenario. Resolves with the ids it used.
+   */
   async scenario(): Promise<{ questionId: string; choiceIds: string[] }> {
-    const demo = this.spawn(`scenario ${this.id}`, 'demo', ['scenario', ...dbArgs(this.db)]);
-    const ids = await demo.waitFor((line) => 'questionId' in line);
-    await expectExit(demo, 'demo scenario');
-    return ids as unknown as { questionId: string; choiceIds: string[] };
+    const orm = await openLocalApp(dbConfig(this.db));
+    try {
+      return await runSeedScenario(orm.em.fork());
+    } finally {
+      await orm.close();
+    }
   }
 
   /** Starts `demo load` (unpaced unless a rate is given); `loadResult` waits for it. */

@@ -7,7 +7,7 @@ import { pollsEntities } from '@oplog/demo/entities';
 import { openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { tableChecksums } from './checksum.js';
-import { CLIS, CliProcess, ENTITIES_MODULE, type LogLine, ROOT } from './cli.js';
+import { CliProcess, cliArgv, ENTITIES_MODULE, type LogLine, ROOT } from './cli.js';
 import { createTestDatabase, type Driver, type TestDatabase } from './databases.js';
 import { dbArgs, dbConfig, type LoadResult, SourceSite, sleep } from './source-site.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -168,9 +168,9 @@ export class StreamHarness {
 
   /** Runs `oplog-consumer sources …args` on the target database; resolves with its exit code and output. */
   async sources(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const argv = ['--conditions=@oplog/source', '--import', 'tsx', CLIS.consumer, 'sources', ...args];
+    const argv = cliArgv('consumer', ['sources', ...args, ...dbArgs(this.target)]);
     try {
-      const { stdout, stderr } = await run(process.execPath, [...argv, ...dbArgs(this.target)], { cwd: ROOT });
+      const { stdout, stderr } = await run(process.execPath, argv, { cwd: ROOT });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const failed = error as { code: number; stdout: string; stderr: string };

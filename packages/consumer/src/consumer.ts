@@ -13,7 +13,6 @@ import {
 } from '@oplog/dashboard';
 import { closeFor, type HeadReport, type Hello, type OplogError } from '@oplog/protocol';
 import {
-  type Applier,
   CenterLockKeeper,
   createApplier,
   DatabaseSourceStore,
@@ -48,7 +47,6 @@ export class Consumer implements Service, SessionGateHost {
   readonly logger: Logger;
   readonly #orm: MikroORM;
   readonly #options: typeof CONSUMER_DEFAULTS & ConsumerOptions;
-  readonly #applier: Applier;
   readonly #store: DatabaseSourceStore;
   readonly #admission: SchemaAdmission;
   readonly #sources = new Map<string, SourceReplay>();
@@ -77,14 +75,14 @@ export class Consumer implements Service, SessionGateHost {
     }
     // Read fresh at each scrape, so the lag gauges agree with the cursor rows just committed.
     this.metrics = new ConsumerMetrics(() => this.#monitor?.observe() ?? []);
-    this.#applier = createApplier(orm, {
+    const applier = createApplier(orm, {
       entities: options.entities,
       shared: options.sharedEntities,
       internal: bookkeepingEntities,
     });
     this.logger = (options.logger ?? createLogger()).child({ component: 'consumer' });
-    this.#admission = new SchemaAdmission(this.#applier, this.#options.schemaPolicy, this.logger);
-    this.#store = new DatabaseSourceStore(orm, this.#applier, (source) => this.#admission.contextOf(source));
+    this.#admission = new SchemaAdmission(applier, this.#options.schemaPolicy, this.logger);
+    this.#store = new DatabaseSourceStore(orm, applier, (source) => this.#admission.contextOf(source));
     this.#centerLock = new CenterLockKeeper(orm, this.#options.lockCheckMs, (error) => this.#onLockLost(error));
     this.#http = this.#createHttpHandler();
     this.#credentials = new CredentialStore(() => this.#orm.em.getConnection('write'));
