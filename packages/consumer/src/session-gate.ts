@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { closeFor, OplogError } from '@oplog/protocol';
+import { closeFor, type ErrorCode, OplogError } from '@oplog/protocol';
 import type { Logger } from '@oplog/runtime';
 import { WebSocketServer } from 'ws';
 import type { CredentialStore, VerifiedCredential } from './credential-store.js';
@@ -89,7 +89,7 @@ export class SessionGate {
         if (!auth.ok) {
           const { reason, sourceId } = auth;
           this.logger.warn({ reason, source: sourceId, peer: req.socket.remoteAddress }, 'producer refused: 401');
-          this.host.sessionFailed?.(OplogError.unauthorized('').code);
+          this.host.sessionFailed?.('OPLOG_UNAUTHORIZED' satisfies ErrorCode);
           return refuse(401, 'Unauthorized');
         }
         if (!this.host.accepting) return refuse(503, 'Service Unavailable');
