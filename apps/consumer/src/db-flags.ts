@@ -1,33 +1,23 @@
+import { addConfigOptions, CLI_ENV_NAMES, type ConfigOption, type ConfigSources } from '@oplog/runtime';
 import type { Command } from 'commander';
-import { Option } from 'commander';
+import { consumerSettings, DATABASE_OPTIONS } from './config.js';
 
-/** The flags every command that opens the central database takes (start and sources alike). */
+/** The options every command that opens the central database takes (start and sources alike). */
 export function withDbFlags(command: Command): Command {
-  return command
-    .option('-c, --config <file>', 'JSON config file')
-    .addOption(
-      new Option('--db-driver <driver>', 'database driver (env OPLOG_DB__DRIVER)').choices(['sqlite', 'postgresql']),
-    )
-    .option('--db-name <name>', 'SQLite file or PostgreSQL database name (env OPLOG_DB__NAME)')
-    .option('--db-url <url>', 'PostgreSQL connection string (env OPLOG_DB__URL)')
-    .addOption(
-      new Option('--schema <mode>', 'create missing tables at start (env OPLOG_SCHEMA)').choices(['update', 'none']),
-    );
+  command.option('-c, --config <file>', 'JSON config file; OPLOG_* variables override it, and flags override both');
+  return addConfigOptions(command, consumerSettings, DATABASE_OPTIONS);
 }
 
-export interface DbFlags {
-  config?: string;
-  dbDriver?: string;
-  dbName?: string;
-  dbUrl?: string;
-  schema?: string;
-}
-
-/** The config sources for loadConfig: the file, the environment, and these flags nested as the config is. */
-export function dbConfigSources(flags: DbFlags, extra: Record<string, unknown> = {}) {
+/** The config sources for loadConfig: the file, the environment (less the producer's variables), these flags. */
+export function configSources(
+  flags: { config?: string } & Record<string, unknown>,
+  options: readonly ConfigOption[] = DATABASE_OPTIONS,
+): ConfigSources {
   return {
     file: flags.config,
     env: process.env,
-    flags: { db: { driver: flags.dbDriver, name: flags.dbName, url: flags.dbUrl }, schema: flags.schema, ...extra },
+    ignoreEnv: CLI_ENV_NAMES['oplog-producer'],
+    options,
+    values: flags,
   };
 }

@@ -1,20 +1,18 @@
 import { CredentialStore, consumerEntities } from '@oplog/consumer';
-import { loadConfig, openOrm } from '@oplog/runtime';
-import { Command } from 'commander';
-import { z } from 'zod';
-import { consumerConfigSchema } from './config.js';
-import { type DbFlags, dbConfigSources, withDbFlags } from './db-flags.js';
+import { CliFailure, loadConfig, openOrm } from '@oplog/runtime';
+import { type Command, InvalidArgumentError } from 'commander';
+import { consumerSettings } from './config.js';
+import { configSources, withDbFlags } from './db-flags.js';
 import { parseDuration } from './duration.js';
 
-/** What `sources` reads of the consumer's config: the same file, env and flags as `start`, for the database. */
-const sourcesConfigSchema = z.looseObject({
-  db: consumerConfigSchema.shape.db,
-  schema: consumerConfigSchema.shape.schema,
-});
+/** What `sources` reads: the same config as `start` (file, env and flags), which it needs only the database of. */
+const sourcesConfigSchema = consumerSettings.extend({ entities: consumerSettings.shape.entities.optional() });
+
+type DbFlags = Record<string, unknown>;
 
 /** Runs `work` on the credential store of the consumer's database (creating its table when the schema is `update`). */
 async function withStore<T>(flags: DbFlags, work: (store: CredentialStore) => Promise<T>): Promise<T> {
-  const config = loadConfig(sourcesConfigSchema, dbConfigSources(flags));
+  const config = loadConfig(sourcesConfigSchema, configSources(flags));
   const orm = await openOrm(config.db, { entities: consumerEntities });
   try {
     if (config.schema === 'update') await orm.schema.updateSchema({ safe: true });
@@ -24,22 +22,32 @@ async function withStore<T>(flags: DbFlags, work: (store: CredentialStore) => Pr
   }
 }
 
-function refuse(message: string): never {
-  console.error(`oplog-consumer: ${message}`);
-  process.exit(1);
-}
-
 const when = (at: number | null) => (at === null ? '-' : new Date(at).toISOString());
 
+/** A duration flag: commander words a refusal as `option '--expires-in <duration>' argument '90x' is invalid. …`. */
+function durationArgument(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
 /** `oplog-consumer sources add | list | revoke`: the source credentials, written where the running consumer reads them. */
-export function sourcesCommand(): Command {
-  const sources = new Command('sources').description("manage the sources' credentials (in the consumer database)");
+export function sourcesCommand(program: Command): Command {
+  const sources = program.command('sources').description("manage the sources' credentials (in the consumer database)");
   withDbFlags(sources.command('add <sourceId>'))
     .description('create a credential and print its token, once: it is stored only as a hash')
-    .option('--expires-in <duration>', 'expire it after this long (90d, 12h, 30m, 45s, or milliseconds)', parseDuration)
+    .option(
+      '--expires-in <duration>',
+      'expire it after this long (90d, 12h, 30m, 45s, or milliseconds)',
+      durationArgument,
+    )
     .action(async (sourceId: string, flags: DbFlags & { expiresIn?: number }) => {
-      const token = await withStore(flags, (store) => store.add(sourceId, { expiresInMs: flags.expiresIn })).catch(
-        (error: Error) => refuse(error.message),
+      const token = await withStore(flags, (store) =>
+        store.add(sourceId, { expiresInMs: flags.expiresIn }).catch((error: Error) => {
+          throw new CliFailure(error.message);
+        }),
       );
       console.log(token);
       console.error(`source ${sourceId}: give this token to its producer (OPLOG_TOKEN); it cannot be shown again`);
@@ -63,7 +71,7 @@ export function sourcesCommand(): Command {
     .description("revoke a source's credential; its live session closes within credentialCheckMs")
     .action(async (sourceId: string, flags: DbFlags) => {
       if (!(await withStore(flags, (store) => store.revoke(sourceId)))) {
-        refuse(`source ${sourceId} has no credential that is not revoked already`);
+        throw new CliFailure(`source ${sourceId} has no credential that is not revoked already`);
       }
       console.log(`revoked the credential of source ${sourceId}`);
     });

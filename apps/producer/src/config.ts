@@ -1,18 +1,28 @@
 import { isSourceToken } from '@oplog/protocol';
-import { dbConfigSchema } from '@oplog/runtime';
+import {
+  CLI_ENV_NAMES,
+  type ConfigOption,
+  type ConfigSources,
+  DB_OPTIONS,
+  dbConfigSchema,
+  existingFile,
+} from '@oplog/runtime';
 import { z } from 'zod';
 
 /** Everything oplog-producer reads, from --config FILE, OPLOG_* env vars and flags (in rising precedence). */
 export const producerConfigSchema = z.strictObject({
   /** The consumer's endpoint, ws:// or wss://. */
-  url: z.url({ protocol: /^wss?$/ }),
+  url: z.url({
+    protocol: /^wss?$/,
+    error: "expected the consumer's ws:// or wss:// URL, such as ws://central.example:7420/oplog",
+  }),
   /** This source's credential, as `oplog-consumer sources add` printed it; its source id is the source's identity. */
   token: z
     .string()
     .refine(isSourceToken, 'expected <sourceId>.<secret>, as `oplog-consumer sources add` prints it')
     .optional(),
   /** wss: a CA certificate (PEM file) to trust besides the system's; certificates are always verified. */
-  tls: z.strictObject({ ca: z.string().min(1).optional() }).prefault({}),
+  tls: z.strictObject({ ca: existingFile().optional() }).prefault({}),
   /** The local app's database (the producer only reads and trims the outbox). */
   db: dbConfigSchema.prefault({}),
   /** The module exporting the app's entities (for the schema fingerprint). */
@@ -61,3 +71,46 @@ export const producerConfigSchema = z.strictObject({
 });
 
 export type ProducerConfig = z.infer<typeof producerConfigSchema>;
+
+/** What `oplog-producer status` reads: the same config as `start`, which it needs only the status address of. */
+export const statusConfigSchema = producerConfigSchema.extend({
+  url: producerConfigSchema.shape.url.optional(),
+  entities: producerConfigSchema.shape.entities.optional(),
+});
+
+/** The flags of `oplog-producer start`. */
+export const START_OPTIONS: readonly ConfigOption[] = [
+  { flags: '--url <url>', path: 'url', description: "the consumer's endpoint, ws:// or wss://; required" },
+  {
+    flags: '--token <token>',
+    path: 'token',
+    description: "this source's credential, as oplog-consumer sources add printed it (the variable keeps it out of ps)",
+  },
+  {
+    flags: '--tls-ca <file>',
+    path: 'tls.ca',
+    description: 'trust this CA (PEM) for a wss:// consumer, besides the system CAs',
+  },
+  ...DB_OPTIONS,
+  {
+    flags: '--entities <module>',
+    path: 'entities',
+    description: "the compiled module exporting the app's entities; required",
+  },
+  { flags: '--retain-acked <n>', path: 'retainAcked', description: 'acked entries to keep before trimming' },
+  { flags: '--poll-ms <ms>', path: 'pollMs', description: 'fallback poll for new commits' },
+  {
+    flags: '--status-port <port>',
+    path: 'status.port',
+    description: 'serve /status and /metrics on this port, on status.host',
+  },
+];
+
+/** The config sources: the file, the environment (less the consumer's variables) and the command line's flags. */
+export const configSources = (flags: { config?: string } & Record<string, unknown>): ConfigSources => ({
+  file: flags.config,
+  env: process.env,
+  ignoreEnv: CLI_ENV_NAMES['oplog-consumer'],
+  options: START_OPTIONS,
+  values: flags,
+});

@@ -42,9 +42,16 @@ const UNTRUSTED = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** Socket errors that mean no consumer was reached at all: refused, no such host, no route, timed out. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 /** A socket error as a stable code; an untrusted certificate says so, and what to set. */
 export function connectionError(error: Error & { code?: string }): OplogError {
-  return error.code && UNTRUSTED.has(error.code) ? OplogError.tlsUntrusted(error) : OplogError.internal(error);
+  if (error.code && UNTRUSTED.has(error.code)) return OplogError.tlsUntrusted(error);
+  if (error.code && UNREACHABLE.has(error.code)) {
+    return consumerUnreachable(`no consumer answers (${error.message}): is it running, and is url right?`, error);
+  }
+  return OplogError.internal(error);
 }
 
 /** The consumer answered the upgrade with an HTTP status instead of switching protocols. */
@@ -53,5 +60,11 @@ export function handshakeRefused(status: number | undefined): OplogError {
     ? OplogError.unauthorized(
         'the consumer refused this source credential (HTTP 401): missing, wrong, expired or revoked',
       )
-    : OplogError.internal(new Error(`the consumer refused the connection (HTTP ${status})`));
+    : consumerUnreachable(
+        `HTTP ${status} instead of a WebSocket upgrade: no consumer at this url (check its port and path, /oplog by default)`,
+      );
+}
+
+function consumerUnreachable(message: string, cause?: unknown): OplogError {
+  return new OplogError('OPLOG_CONSUMER_UNREACHABLE', message, { cause });
 }

@@ -238,6 +238,15 @@ export const ERRORS = {
     action:
       "Give the producer the CA that signed the consumer's certificate (tls.ca), and check the host name and the certificate's dates.",
   },
+  OPLOG_CONSUMER_UNREACHABLE: {
+    close: 1006,
+    retryable: true,
+    halts: false,
+    meaning:
+      'The producer could not reach a consumer at its url: the connection was refused, the host name did not resolve, it timed out, or something other than a consumer answered the upgrade (an HTTP status other than 401). It is never sent, only reported locally (1006: no connection); the producer keeps retrying with backoff.',
+    action:
+      "Check that the consumer runs and listens there, and the producer's url: its host, port and path (/oplog unless listen.path says otherwise), and any proxy between them.",
+  },
   OPLOG_CENTER_LOCKED: {
     close: 1011,
     retryable: true,
@@ -270,8 +279,9 @@ export const ERRORS = {
     retryable: false,
     halts: false,
     meaning:
-      'A configuration (file, OPLOG_* environment variables, flags) failed validation; the process exits before it starts. The message lists every problem, one per line.',
-    action: 'Fix the values the message names (path: problem) and start again.',
+      'A configuration (file, OPLOG_* environment variables, flags) failed validation, or names something that is not there (an entity module that does not load, a database or an SQLite directory that does not exist); the CLI prints one line on stderr and exits with status 2 before it starts. The line names each problem by its flag, variable or file key, separated by semicolons. (A failure while running, such as a database that cannot be reached or a port in use, is also one line on stderr, with status 1; OPLOG_LOG_LEVEL=debug adds the stack.)',
+    action:
+      'Fix what the line names (`--port: …`, `OPLOG_LISTEN__PORT in the environment: …`, `listen.port in app.json: …`) and start again; a database or SQLite directory that should be created is created with --create-db.',
   },
 } as const satisfies Record<
   string,

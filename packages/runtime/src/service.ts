@@ -11,10 +11,12 @@ export interface Service {
 
 /**
  * Runs services until one of them stops or SIGTERM / SIGINT arrives; then drains and stops all of them in reverse
- * order, flushes the log and sets the exit code. A second signal exits at once.
+ * order and flushes the log. Rejects with the error of the first service that failed, once all are stopped, so that
+ * the CLI reports it (as one line on stderr, exit status 1). A second signal exits at once.
  */
 export async function runServices(services: readonly Service[], logger: Logger): Promise<void> {
   let stopping: Promise<void> | undefined;
+  let failure: { error: unknown } | undefined;
   const shutdown = (reason: string) => {
     stopping ??= (async () => {
       logger.info({ reason }, 'stopping');
@@ -40,7 +42,7 @@ export async function runServices(services: readonly Service[], logger: Logger):
     await Promise.race(
       services.map((service) =>
         service.run().catch((error: unknown) => {
-          process.exitCode = 1;
+          failure ??= { error };
           logger.error({ err: error, service: service.name }, 'service failed');
         }),
       ),
@@ -51,4 +53,5 @@ export async function runServices(services: readonly Service[], logger: Logger):
     process.off('SIGINT', onSignal);
     logger.flush();
   }
+  if (failure) throw failure.error;
 }
