@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/core';
 import { consumerEntities, createConsumer } from '@oplog/consumer';
+import { OplogLagSample } from '@oplog/dashboard';
 import { pollsEntities } from '@oplog/demo/entities';
 import { PROTOCOL_VERSION } from '@oplog/protocol';
 import { loadSources } from '@oplog/replay';
@@ -41,6 +42,7 @@ beforeAll(async () => {
     args: CHROMIUM_FLAGS,
     viewport: { width: 1280, height: 800 },
   });
+  await browser.addInitScript(recordCanvasText);
 });
 
 afterAll(async () => {
@@ -49,6 +51,93 @@ afterAll(async () => {
 });
 
 const row = (id: string) => `#sources tr[data-source="${id}"]`;
+
+/** Every console error, uncaught exception, failed request and HTTP error the page meets (the favicon's included). */
+function watchForErrors(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('requestfailed', (request) => problems.push(`failed: ${request.url()} (${request.failure()?.errorText})`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  return problems;
+}
+
+interface DrawnText {
+  text: string;
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/**
+ * Runs in the page before its scripts: remembers each text drawn on a canvas since the canvas was last cleared,
+ * with its box in canvas pixels. uPlot draws the axis labels on its canvas, so they exist nowhere else.
+ */
+function recordCanvasText(): void {
+  const proto = CanvasRenderingContext2D.prototype;
+  const { fillText, clearRect } = proto;
+  const drawnOn = (canvas: HTMLCanvasElement): DrawnText[] => {
+    const holder = canvas as unknown as { __drawnText?: DrawnText[] };
+    holder.__drawnText ??= [];
+    return holder.__drawnText;
+  };
+  proto.clearRect = function (x, y, width, height) {
+    if (x <= 0 && y <= 0 && width >= this.canvas.width && height >= this.canvas.height) drawnOn(this.canvas).length = 0;
+    clearRect.call(this, x, y, width, height);
+  };
+  proto.fillText = function (text, x, y, maxWidth) {
+    const m = this.measureText(text);
+    const transform = this.getTransform();
+    const corners = [
+      transform.transformPoint({ x: x - m.actualBoundingBoxLeft, y: y - m.actualBoundingBoxAscent }),
+      transform.transformPoint({ x: x + m.actualBoundingBoxRight, y: y + m.actualBoundingBoxDescent }),
+    ];
+    const xs = corners.map((c) => c.x);
+    const ys = corners.map((c) => c.y);
+    const box = { left: Math.min(...xs), right: Math.max(...xs), top: Math.min(...ys), bottom: Math.max(...ys) };
+    drawnOn(this.canvas).push({ text, ...box });
+    fillText.call(this, text, x, y, maxWidth);
+  };
+}
+
+/**
+ * What is wrong with the chart's axis labels as drawn last: a label not wholly inside the canvas (clipped), two
+ * labels overlapping; and the labels themselves.
+ */
+async function chartLabelProblems(page: Page): Promise<{ problems: string[]; labels: string[] }> {
+  const { width, height, drawn } = await page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('#chart canvas')!;
+    const texts = (canvas as unknown as { __drawnText?: DrawnText[] }).__drawnText ?? [];
+    return { width: canvas.width, height: canvas.height, drawn: texts };
+  });
+  const problems: string[] = [];
+  if (drawn.length === 0) problems.push('no axis labels drawn');
+  for (const label of drawn) {
+    if (label.left < 0 || label.top < 0 || label.right > width || label.bottom > height)
+      problems.push(`"${label.text}" clipped: ${JSON.stringify(label)} outside ${width}×${height}`);
+  }
+  for (const [i, a] of drawn.entries()) {
+    for (const b of drawn.slice(i + 1)) {
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+        problems.push(`"${a.text}" overlaps "${b.text}"`);
+    }
+  }
+  return { problems, labels: drawn.map((label) => label.text) };
+}
+
+/** A fixed-offset time zone whose local hour is 0 while it is `utcHour` in UTC (Etc/GMT+5 is UTC−5). */
+function zoneAtMidnight(utcHour: number): string {
+  const behind = utcHour <= 12 ? utcHour : utcHour - 24;
+  return behind === 0 ? 'Etc/GMT' : `Etc/GMT${behind > 0 ? '+' : '-'}${Math.abs(behind)}`;
+}
+
+/** A clock time with seconds, as the page writes it (12:05:09, 12:05:09 PM, …). */
+const TIME_WITH_SECONDS = /\d{1,2}:\d{2}:\d{2}/;
 
 /** The state and lag in changes the page shows for one source (null while it has no row). */
 function shown(page: Page, id: string) {
@@ -104,6 +193,7 @@ describe('the lag dashboard, while the demo streams', () => {
     const sourceId = String((await producer.waitForMessage('producer started')).sourceId);
 
     const page = await browser.newPage();
+    const problems = watchForErrors(page);
     await page.goto(`${base}/`);
     // 1. Live with lag near 0 (the load writes 20 transactions a second, so a change or two can be in flight).
     await page.waitForFunction(
@@ -172,6 +262,9 @@ describe('the lag dashboard, while the demo streams', () => {
     );
     await page.waitForTimeout(1500);
     await page.screenshot({ path: `${ARTIFACTS}3-recovered.png`, fullPage: true });
+    const wide = await chartLabelProblems(page);
+    expect(wide.problems).toEqual([]);
+    expect(wide.labels.some((label) => TIME_WITH_SECONDS.test(label))).toBe(true);
     const seen = await page.evaluate(
       () => (window as unknown as { __seen: { state: string; lagChanges: number }[] }).__seen,
     );
@@ -208,8 +301,11 @@ describe('the lag dashboard, while the demo streams', () => {
 
     // The same page on a phone.
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.waitForTimeout(500);
+    await page.waitForTimeout(1500);
     await page.screenshot({ path: `${ARTIFACTS}4-phone.png`, fullPage: true });
+    expect((await chartLabelProblems(page)).problems).toEqual([]);
+    // While it loaded and updated through the outage: no error in the console, no request failed.
+    expect(problems).toEqual([]);
     await page.close();
   });
 });
@@ -256,6 +352,7 @@ describe('the lag dashboard, when it does not know', () => {
       const idle = await connect('idle', 10);
       await connect('up', 10);
       const page = await browser.newPage();
+      const problems = watchForErrors(page);
       await page.goto(`http://127.0.0.1:${port}/`);
       await page.waitForFunction(() => document.querySelectorAll('#sources tr[data-state="live"]').length === 3);
       // Silent a while after their last frame, then gone: offline since the close, not since the last heartbeat.
@@ -296,9 +393,71 @@ describe('the lag dashboard, when it does not know', () => {
       expect(summary.text).toMatch(/total lag ≥ 5 changes/);
       expect(summary.text).toMatch(/\(2 unknown\)/);
       await page.screenshot({ path: `${ARTIFACTS}6-unknown-lag.png` });
+      expect(problems).toEqual([]);
       await page.close();
     } finally {
       for (const ws of sockets) ws.terminate();
+      await consumer.stop();
+    }
+  });
+});
+
+describe('the lag chart', () => {
+  let dir: string;
+  let orm: MikroORM;
+
+  afterAll(async () => {
+    await orm?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('draws an hour of large lags with every axis label whole, none overlapping, and times to the second', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'oplog-dash-chart-'));
+    orm = await openOrm(
+      { driver: 'sqlite', name: join(dir, 'central.sqlite') },
+      { entities: [...pollsEntities, ...consumerEntities] },
+    );
+    await orm.schema.updateSchema({ safe: true });
+    // An hour of samples every 10 s: a backlog of over a million changes, over two hours old at worst.
+    const now = Date.now();
+    const samples = Array.from({ length: 355 }, (_, i) => {
+      const rise = Math.sin((Math.PI * i) / 354);
+      return {
+        source: 'site-a',
+        at: now - 3_550_000 + i * 10_000,
+        lagChanges: Math.round(1_234_567 * rise),
+        lagMs: Math.round(7_500_000 * rise),
+      };
+    });
+    await orm.em.fork().insertMany(OplogLagSample, samples);
+    const consumer = createConsumer(orm, { port: 0, auth: 'none', logger: createLogger({ level: 'warn' }) });
+    const { port } = await consumer.listen();
+    try {
+      const page = await browser.newPage();
+      const problems = watchForErrors(page);
+      // In a time zone where it is just past midnight, so the hour shown spans two days.
+      const cdp = await browser.newCDPSession(page);
+      await cdp.send('Emulation.setTimezoneOverride', { timezoneId: zoneAtMidnight(new Date(now).getUTCHours()) });
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.waitForFunction(() => document.querySelector('#stream')?.getAttribute('data-state') === 'open');
+      for (const width of [1280, 800, 390]) {
+        await page.setViewportSize({ width, height: 800 });
+        await page.waitForTimeout(500);
+        await page.screenshot({ path: `${ARTIFACTS}7-chart-${width}.png` });
+        const { problems: labelProblems, labels } = await chartLabelProblems(page);
+        expect(labelProblems, `at ${width} px wide`).toEqual([]);
+        expect(
+          labels.some((label) => TIME_WITH_SECONDS.test(label)),
+          labels.join(' | '),
+        ).toBe(true);
+      }
+      // The time under the cursor, in the legend.
+      const over = (await page.locator('#chart .u-over').boundingBox())!;
+      await page.mouse.move(over.x + over.width / 2, over.y + over.height / 2);
+      expect(await page.textContent('#chart .u-legend .u-series:first-child .u-value')).toMatch(TIME_WITH_SECONDS);
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
       await consumer.stop();
     }
   });
@@ -368,6 +527,7 @@ describe('the lag dashboard with 1,000 sources', () => {
       for (const ws of sockets.filter((_, i) => i % 10 === 1)) ws.close();
       try {
         const page = await browser.newPage();
+        const problems = watchForErrors(page);
         const started = Date.now();
         await page.goto(`http://127.0.0.1:${port}/`);
         await page.waitForFunction((n) => document.querySelectorAll('#sources tbody tr').length === n, SOURCES, {
@@ -415,6 +575,7 @@ describe('the lag dashboard with 1,000 sources', () => {
         // speed belongs in a benchmark. What must hold is that the page keeps answering while 1,000 rows update
         // every second: no task blocks it for seconds.
         expect(Math.max(0, ...longTasks)).toBeLessThan(3000);
+        expect(problems).toEqual([]);
         await page.close();
       } finally {
         clearInterval(beat);

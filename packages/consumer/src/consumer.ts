@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MikroORM } from '@mikro-orm/core';
 import {
-  buildDashboard,
   ConsumerMetrics,
   checkDashboardAccess,
   createHttpHandler,
   type DashboardAssets,
   isLoopback,
   LagMonitor,
+  loadDashboard,
   loadLagHistory,
 } from '@oplog/dashboard';
 import { closeFor, type HeadReport, type Hello, type OplogError } from '@oplog/protocol';
@@ -123,8 +123,8 @@ export class Consumer implements Service, SessionGateHost {
       this.logger,
     );
     // Built in the background: replication must not wait for (or fail with) the page.
-    this.#assets = buildDashboard();
-    this.#assets.catch((error: unknown) => this.logger.error({ err: String(error) }, 'dashboard build failed'));
+    this.#assets = loadDashboard();
+    this.#assets.catch((error: unknown) => this.logger.error({ err: String(error) }, 'dashboard page missing'));
     const { tls, requestTimeoutMs, path } = this.#options;
     this.#server = await createEdgeServer(this.#http, { tls, requestTimeoutMs });
     this.#server.on('upgrade', (req, socket, head) => this.#gate.upgrade(req, socket, head));

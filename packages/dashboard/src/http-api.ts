@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@oplog/runtime';
-import type { DashboardAssets } from './build.js';
 import { checkAccess } from './dashboard-access.js';
+import type { DashboardAssets } from './dashboard-bundle.js';
 import type { ConsumerMetrics } from './metrics.js';
 import type { HistoryPoint, SourceLag } from './source-lag.js';
 
@@ -86,7 +86,15 @@ async function route(host: HttpApiHost, req: IncomingMessage, res: ServerRespons
     case '/api/events':
       return host.subscribe(res);
   }
-  const asset = (await host.assets()).get(path === '/index.html' ? '/' : path);
+  let assets: DashboardAssets;
+  try {
+    assets = await host.assets();
+  } catch (error) {
+    // The page is missing (not built): say so, and how to build it, to whoever opened it.
+    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' });
+    return void res.end(`${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  const asset = assets.get(path === '/index.html' ? '/' : path);
   if (!asset) return void res.writeHead(404).end();
   res.writeHead(200, {
     'content-type': asset.contentType,

@@ -1,5 +1,9 @@
-export { buildDashboard, type DashboardAsset, type DashboardAssets } from './build.js';
 export { checkDashboardAccess, type DashboardOptions, isLoopback } from './dashboard-access.js';
+export {
+  type DashboardAsset,
+  type DashboardAssets,
+  loadDashboard,
+} from './dashboard-bundle.js';
 export { createHttpHandler, type HttpApiHost } from './http-api.js';
 export { isHeadKnown, type Lag, LIVE_LAG_MS, lagOf } from './lag.js';
 export { loadLagHistory, OplogLagSample } from './lag-history.js';

@@ -34,6 +34,12 @@ export function atLeast(known: boolean, value: number, text: string): string {
 
 export const rate = (perSecond: number): string => (perSecond > 0 ? `${decimal.format(perSecond)}/s` : '–');
 
+/** A time of day to the second, in the reader's locale. */
 export function clock(at: number): string {
   return new Date(at).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** A date and a time to the second, in the reader's locale. */
+export function dateTime(at: number): string {
+  return new Date(at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
