@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocalApp } from '@oplog/demo/local-app';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { CliProcess, ENTITIES_MODULE, ROOT } from './support/cli.js';
+import { CliProcess, ENTITIES_MODULE, type LogLine, ROOT } from './support/cli.js';
 import { closedPort, failureLine, runCli } from './support/cli-run.js';
 
 // What a person gets when a CLI cannot start or run: one line on stderr naming the flag, variable or file, and the
@@ -34,13 +34,35 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Starts a producer on a fresh source against `url`; resolves with its first `connection lost` log line. */
+async function connectionLost(url: string): Promise<LogLine> {
+  const name = join(dir, `source-${Math.random().toString(36).slice(2)}.sqlite`);
+  await (await openLocalApp({ driver: 'sqlite', name })).close();
+  const producer = CliProcess.start('producer', [
+    'start',
+    '--url',
+    url,
+    '--db-name',
+    name,
+    '--entities',
+    ENTITIES_MODULE,
+  ]);
+  try {
+    return await producer.waitForMessage('connection lost', 60_000);
+  } finally {
+    await producer.kill();
+  }
+}
+
 /** A fresh SQLite file path in a directory that exists. */
 const sqliteFile = (name: string) => ['--db-name', join(dir, `${name}.sqlite`)];
 
 describe.concurrent('oplog-consumer start, a configuration it cannot start with (exit 2)', () => {
   it('without --entities, names the flag and the variable, and ignores the producer variables', async ({ expect }) => {
     const run = await runCli('consumer', ['start', ...sqliteFile('no-entities')], PRODUCER_ENV);
-    expect(failureLine(expect, run, CONSUMER, 2)).toBe('entities is required: set --entities or OPLOG_ENTITIES');
+    expect(failureLine(expect, run, CONSUMER, 2)).toBe(
+      "entities is required: set --entities or OPLOG_ENTITIES, or give the app's MikroORM config with --orm-config or OPLOG_ORM_CONFIG",
+    );
   });
 
   it('--entities naming a file that does not exist names the flag and the file', async ({ expect }) => {
@@ -183,31 +205,48 @@ describe.concurrent('oplog-producer', () => {
   it("ignores the consumer's variables, and names each missing key (exit 2)", async ({ expect }) => {
     const run = await runCli('producer', ['start'], CONSUMER_ENV);
     expect(failureLine(expect, run, PRODUCER, 2)).toBe(
-      'url is required: set --url or OPLOG_URL; entities is required: set --entities or OPLOG_ENTITIES',
+      "url is required: set --url or OPLOG_URL; entities is required: set --entities or OPLOG_ENTITIES, or give the app's MikroORM config with --orm-config or OPLOG_ORM_CONFIG",
     );
   });
 
   it('a consumer that does not answer is logged as OPLOG_CONSUMER_UNREACHABLE, not OPLOG_INTERNAL', async ({
     expect,
   }) => {
-    const name = join(dir, 'source.sqlite');
-    await (await openLocalApp({ driver: 'sqlite', name })).close();
-    const url = `ws://127.0.0.1:${await closedPort()}/oplog`;
-    const producer = CliProcess.start('producer', [
-      'start',
-      '--url',
-      url,
-      '--db-name',
-      name,
-      '--entities',
-      ENTITIES_MODULE,
-    ]);
+    const lost = await connectionLost(`ws://127.0.0.1:${await closedPort()}/oplog`);
+    expect(lost.code).toBe('OPLOG_CONSUMER_UNREACHABLE');
+    expect(lost.err).toMatch(/ECONNREFUSED/);
+  }, 120_000);
+
+  it('a server that accepts the connection and never answers the upgrade: OPLOG_CONSUMER_UNREACHABLE', async ({
+    expect,
+  }) => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
-      const lost = await producer.waitForMessage('connection lost', 60_000);
+      const lost = await connectionLost(`ws://127.0.0.1:${(silent.address() as { port: number }).port}/oplog`);
       expect(lost.code).toBe('OPLOG_CONSUMER_UNREACHABLE');
-      expect(lost.err).toMatch(/ECONNREFUSED/);
+      expect(lost.err).toMatch(/^no answer to the WebSocket upgrade within 10000 ms: something at this url accepts/);
     } finally {
-      await producer.kill();
+      silent.close();
+    }
+  }, 120_000);
+
+  it('426 Upgrade Required (a proxy dropped the Upgrade header): OPLOG_CONSUMER_UNREACHABLE naming the proxy', async ({
+    expect,
+  }) => {
+    // What the producer sees of a consumer behind a proxy that does not forward the upgrade: the consumer's 426.
+    const behindProxy = createHttpServer().on('upgrade', (_req, socket) =>
+      socket.end('HTTP/1.1 426 Upgrade Required\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'),
+    );
+    await new Promise<void>((resolve) => behindProxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const lost = await connectionLost(`ws://127.0.0.1:${(behindProxy.address() as { port: number }).port}/oplog`);
+      expect(lost.code).toBe('OPLOG_CONSUMER_UNREACHABLE');
+      expect(lost.err).toMatch(
+        /^HTTP 426 Upgrade Required: .*a proxy in between does not forward the WebSocket upgrade/,
+      );
+    } finally {
+      behindProxy.close();
     }
   }, 120_000);
 

@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCertificates, type TestCertificates } from './support/certificates.js';
-import { cliArgv, ROOT } from './support/cli.js';
+import { cliArgv, cliEnv, ROOT } from './support/cli.js';
 import { bindSite, freePort, NGINX, NginxProcess } from './support/nginx.js';
 import { dbArgs, harnessPerTest, SOURCE_ID, waitForConvergence } from './support/stream-harness.js';
 
@@ -74,7 +74,7 @@ it('the example env files refuse to start until their placeholders are replaced'
   // Both at once: each is a node start, and only its exit status and stderr matter.
   const refusals = await Promise.all(
     placeholders.map(([app, file]) =>
-      run(process.execPath, cliArgv(app, ['start']), { env: { ...process.env, ...envFile(file) } }).then(
+      run(process.execPath, cliArgv(app, ['start']), { env: cliEnv(envFile(file)) }).then(
         () => [0, ''],
         (error: { code: number; stderr: string }) => [error.code, error.stderr],
       ),
@@ -180,7 +180,7 @@ describe.runIf(runsWith(NGINX, 'apt-get install -y nginx'))('deploy/nginx in fro
     // The operator's `sources` commands read the same env file as the service (deploy/README.md).
     const sourcesList = cliArgv('consumer', ['sources', 'list', ...dbArgs(h.target)]);
     const { stdout: credentials } = await run(process.execPath, sourcesList, {
-      env: { ...process.env, ...consumerEnv },
+      env: cliEnv(consumerEnv),
     });
     expect(credentials).toMatch(new RegExp(`^${SOURCE_ID} `, 'm'));
 
@@ -261,7 +261,7 @@ function dockerInstruction(name: string): string[] {
 async function healthcheck(port: number): Promise<number> {
   const [program, ...args] = dockerInstruction('HEALTHCHECK');
   expect(program).toBe('node');
-  const env = { ...process.env, OPLOG_LISTEN__PORT: String(port) };
+  const env = cliEnv({ OPLOG_LISTEN__PORT: String(port) });
   return run(process.execPath, args, { env }).then(
     () => 0,
     (error: { code: number }) => error.code,

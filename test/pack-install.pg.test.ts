@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { cliEnv } from './support/cli.js';
 import { createTestDatabase } from './support/databases.js';
 import { installScratchApp, packPublicWorkspaces, type ScratchApp } from './support/pack-install.js';
 import { InstalledProcess, installedBin, runInstalled } from './support/pack-install-cli.js';
@@ -53,28 +54,25 @@ describe('the packed packages, installed into an app outside the workspace', () 
   });
 
   it(
-    "streams the app's changes through the installed producer and consumer into the center",
+    "streams the app's changes through the installed producer and consumer, both on the app's MikroORM config",
     async () => {
       const [local, center] = await Promise.all([
         createTestDatabase('postgresql', 'pack_app'),
         createTestDatabase('postgresql', 'pack_center'),
       ]);
       onTestFinished(() => Promise.all([local.drop(), center.drop()]).then(() => undefined));
-      const appDb = ['--db-driver', 'postgresql', '--db-url', local.clientUrl!];
-      const centerDb = ['--db-driver', 'postgresql', '--db-url', center.clientUrl!];
-      const writeApp = (command: string) => runAppScript(app.dir, command, { INVENTORY_DB_URL: local.clientUrl! });
+      // Both CLIs run with the app's own MikroORM config, whose naming strategy the tables follow. The producer
+      // reaches the app's database as the app does (the config's clientUrl, from INVENTORY_DB_URL); the consumer
+      // takes the config's options and entities, and --db-url puts it on the center instead.
+      const appConfig = ['--orm-config', './mikro-orm.config.js'];
+      const appEnv = { INVENTORY_DB_URL: local.clientUrl! };
+      const centerDb = [...appConfig, '--db-url', center.clientUrl!];
+      const writeApp = (command: string) => runAppScript(app.dir, command, appEnv);
 
       // The app writes its first changes while the center gets the source's credential and its consumer starts.
       const startConsumer = async () => {
         const added = await runInstalled(app.dir, 'oplog-consumer', ['sources', 'add', 'inventory-1', ...centerDb]);
-        const cli = new InstalledProcess(app.dir, 'oplog-consumer', [
-          'start',
-          '--port',
-          '0',
-          ...centerDb,
-          '--entities',
-          './entities.js',
-        ]);
+        const cli = new InstalledProcess(app.dir, 'oplog-consumer', ['start', '--port', '0', ...centerDb]);
         onTestFinished(() => cli.stop());
         const { port } = await cli.waitForMessage('consumer listening');
         return { token: added.stdout.trim(), cli, port: Number(port) };
@@ -83,8 +81,8 @@ describe('the packed packages, installed into an app outside the workspace', () 
       const producer = new InstalledProcess(
         app.dir,
         'oplog-producer',
-        ['start', '--url', `ws://127.0.0.1:${consumer.port}/oplog`, ...appDb, '--entities', './entities.js'],
-        { OPLOG_TOKEN: consumer.token },
+        ['start', '--url', `ws://127.0.0.1:${consumer.port}/oplog`, ...appConfig],
+        { ...appEnv, OPLOG_TOKEN: consumer.token },
       );
       onTestFinished(() => producer.stop());
       const logs = () => [...consumer.cli.output, ...producer.output];
@@ -97,6 +95,17 @@ describe('the packed packages, installed into an app outside the workspace', () 
       const stocked = await inventory(local.clientUrl!);
       expect(stocked.items).toHaveLength(6);
       await waitForRows(center.clientUrl!, stocked, logs);
+      // The center's tables were made by the consumer from the app's config: its naming strategy, not the default.
+      expect(await columns(center.clientUrl!, 'inventory_stock_item')).toEqual(
+        await columns(local.clientUrl!, 'inventory_stock_item'),
+      );
+      expect(await columns(center.clientUrl!, 'inventory_stock_item')).toEqual([
+        'countedAt',
+        'id',
+        'quantity',
+        'sku',
+        'warehouse',
+      ]);
 
       // Written while both sides run: streamed live rather than found in the outbox at start.
       await writeApp('recount');
@@ -117,7 +126,21 @@ describe('the packed packages, installed into an app outside the workspace', () 
 
 /** The scratch app's own script (app.js): it writes through its MikroORM config, with capture. */
 async function runAppScript(dir: string, command: string, env: Record<string, string>): Promise<void> {
-  await run(process.execPath, ['app.js', command], { cwd: dir, env: { ...process.env, ...env } });
+  await run(process.execPath, ['app.js', command], { cwd: dir, env: cliEnv(env) });
+}
+
+async function columns(url: string, table: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      'select column_name as name from information_schema.columns where table_name = $1 order by column_name',
+      [table],
+    );
+    return rows.map((row) => row.name);
+  } finally {
+    await client.end();
+  }
 }
 
 interface Inventory {

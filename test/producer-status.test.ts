@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cliArgv, ROOT } from './support/cli.js';
+import { cliArgv, cliEnv, ROOT } from './support/cli.js';
 import { StreamHarness, waitForConvergence } from './support/stream-harness.js';
 
 const run = promisify(execFile);
@@ -18,7 +18,7 @@ async function freePort(): Promise<number> {
 
 async function status(statusPort: number): Promise<string> {
   const argv = cliArgv('producer', ['status', '--status-url', `http://127.0.0.1:${statusPort}`]);
-  const { stdout } = await run(process.execPath, argv, { cwd: ROOT });
+  const { stdout } = await run(process.execPath, argv, { cwd: ROOT, env: cliEnv() });
   return stdout;
 }
 

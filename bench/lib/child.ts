@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CLIS, ROOT } from '@oplog/testing/cli';
+import { CLIS, cliEnv, ROOT } from '@oplog/testing/cli';
 
 export { buildClis, ENTITIES_MODULE, ROOT } from '@oplog/testing/cli';
 
@@ -51,7 +51,7 @@ export class Child {
     this.child = spawn(
       process.execPath,
       [...settings.nodeFlags, ...profile, ...(script.endsWith('.ts') ? FROM_SOURCE : []), script, ...argv],
-      { cwd: ROOT, env: { ...process.env, OPLOG_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: ROOT, env: cliEnv({ OPLOG_LOG_LEVEL: 'info', ...env }), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     createInterface({ input: this.child.stdout! }).on('line', (line) => this.#onLine(line));

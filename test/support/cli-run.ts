@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { ExpectStatic } from 'vitest';
-import { CLIS, cliArgv, ROOT } from './cli.js';
+import { CLIS, cliArgv, cliEnv, ROOT } from './cli.js';
 
 /** How a CLI run ended, and what it wrote. */
 export interface CliRun {
@@ -21,10 +21,9 @@ export function runCli(
   env: Record<string, string> = {},
   { plainNode = false, timeoutMs = 45_000 } = {},
 ): Promise<CliRun> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OPLOG_')));
   const child = spawn(process.execPath, plainNode ? [CLIS[cli], ...args] : cliArgv(cli, args), {
     cwd: ROOT,
-    env: { ...inherited, ...env },
+    env: cliEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

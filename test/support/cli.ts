@@ -34,6 +34,16 @@ export function cliArgv(cli: keyof typeof CLIS, args: readonly string[]): string
   return [...(typescript ? ['--import', 'tsx'] : []), CLIS[cli], ...args];
 }
 
+/**
+ * The environment for a CLI we start: this process's, less every OPLOG_* variable, plus `env`. The CLIs refuse an
+ * OPLOG_* variable they do not know (exit 2), and the tooling's own (OPLOG_TEST_PG_URL, OPLOG_BENCH_PG_BIN,
+ * OPLOG_PROPERTY_*) are none of theirs; a CLI gets exactly the settings its caller gives it.
+ */
+export function cliEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('OPLOG_'));
+  return { ...Object.fromEntries(inherited), ...env };
+}
+
 export type LogLine = Record<string, unknown> & { msg?: string };
 
 /** One of our CLIs, run as a real process; its stdout is read as pino JSON lines. */
@@ -52,7 +62,7 @@ export class CliProcess {
   static start(cli: keyof typeof CLIS, args: string[], env: Record<string, string> = {}): CliProcess {
     const child = spawn(process.execPath, cliArgv(cli, args), {
       cwd: ROOT,
-      env: { ...process.env, OPLOG_LOG_LEVEL: 'info', ...env },
+      env: cliEnv({ OPLOG_LOG_LEVEL: 'info', ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new CliProcess(child);

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { cliEnv } from './cli.js';
 
 const run = promisify(execFile);
 
@@ -18,7 +19,7 @@ export async function runInstalled(
   bin: string,
   args: readonly string[],
 ): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [installedBin(appDir, bin), ...args], { cwd: appDir });
+  return run(process.execPath, [installedBin(appDir, bin), ...args], { cwd: appDir, env: cliEnv() });
 }
 
 /** A long-running installed CLI: its pino JSON lines are kept, to wait for one of them. */
@@ -30,7 +31,7 @@ export class InstalledProcess {
   constructor(appDir: string, bin: string, args: readonly string[], env: Record<string, string> = {}) {
     this.#child = spawn(process.execPath, [installedBin(appDir, bin), ...args], {
       cwd: appDir,
-      env: { ...process.env, OPLOG_LOG_LEVEL: 'info', ...env },
+      env: cliEnv({ OPLOG_LOG_LEVEL: 'info', ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));

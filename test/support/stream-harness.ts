@@ -7,7 +7,7 @@ import { pollsEntities } from '@oplog/demo/entities';
 import { openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { tableChecksums } from './checksum.js';
-import { CliProcess, cliArgv, ENTITIES_MODULE, type LogLine, ROOT } from './cli.js';
+import { CliProcess, cliArgv, cliEnv, ENTITIES_MODULE, type LogLine, ROOT } from './cli.js';
 import { createTestDatabase, type Driver, type TestDatabase } from './databases.js';
 import { dbArgs, dbConfig, type LoadResult, SourceSite, sleep } from './source-site.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -69,7 +69,7 @@ export class StreamHarness {
           new SourceSite(
             id,
             db,
-            (...args) => harness.#spawn(...args),
+            (...args) => harness.spawn(...args),
             () => harness.credential(id),
           ),
         );
@@ -107,7 +107,7 @@ export class StreamHarness {
     args: string[] = [],
     env: Record<string, string> = {},
   ): Promise<{ process: CliProcess; port: number }> {
-    const consumer = this.#spawn(
+    const consumer = this.spawn(
       'consumer',
       'consumer',
       ['start', '--port', '0', ...dbArgs(this.target), '--entities', ENTITIES_MODULE, ...args],
@@ -170,7 +170,7 @@ export class StreamHarness {
   async sources(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const argv = cliArgv('consumer', ['sources', ...args, ...dbArgs(this.target)]);
     try {
-      const { stdout, stderr } = await run(process.execPath, argv, { cwd: ROOT });
+      const { stdout, stderr } = await run(process.execPath, argv, { cwd: ROOT, env: cliEnv() });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const failed = error as { code: number; stdout: string; stderr: string };
@@ -314,7 +314,8 @@ export class StreamHarness {
     while (!(await check()) && Date.now() < deadline) await sleep(250);
   }
 
-  #spawn(
+  /** Starts a CLI that the harness owns: killed at dispose, its output shown when the test fails. */
+  spawn(
     label: string,
     cli: 'consumer' | 'producer' | 'demo',
     args: string[],

@@ -5,8 +5,8 @@ import {
   type CliContext,
   createLogger,
   exitWithFailure,
+  loadAppOrm,
   loadConfig,
-  loadEntities,
   openOrm,
   packageVersion,
   runServices,
@@ -15,12 +15,15 @@ import {
 import { Command } from 'commander';
 import { consumerConfigSchema, consumerSettings, DATABASE_OPTIONS, START_OPTIONS } from './config.js';
 import { configSources, withDbFlags } from './db-flags.js';
+import { schemaCommand } from './schema.js';
 import { sourcesCommand } from './sources.js';
 
 const CLI: CliContext = {
   program: 'oplog-consumer',
   options: [...START_OPTIONS, ...DATABASE_OPTIONS],
   listenSetting: 'listen',
+  createTables:
+    "the consumer's own tables come from `oplog-consumer schema sql` (for your migrations) or from --schema update, the replicated ones from your migrations",
 };
 
 const program = new Command(CLI.program)
@@ -34,8 +37,8 @@ withDbFlags(addConfigOptions(program.command('start', { isDefault: true }), cons
   .action(async (flags: Record<string, unknown>) => {
     const config = loadConfig(consumerConfigSchema, configSources(flags, CLI.options));
     const logger = createLogger({ name: CLI.program });
-    const entities = await loadEntities(config.entities);
-    const orm = await openOrm(config.db, { entities: [...entities, ...consumerEntities] });
+    const app = await loadAppOrm(config);
+    const orm = await openOrm(config.db, { entities: [...app.entities, ...consumerEntities] }, app.config);
     try {
       if (config.schema === 'update') await orm.schema.updateSchema({ safe: true });
       const consumer = createConsumer(orm, {
@@ -68,5 +71,6 @@ withDbFlags(addConfigOptions(program.command('start', { isDefault: true }), cons
   });
 
 sourcesCommand(program);
+schemaCommand(program);
 
 program.parseAsync().catch((error: unknown) => exitWithFailure(error, CLI));

@@ -1,5 +1,5 @@
 import { isLoopback } from '@oplog/dashboard';
-import { type ConfigOption, DB_OPTIONS, dbConfigSchema, existingFile } from '@oplog/runtime';
+import { type ConfigOption, DB_OPTIONS, dbConfigSchema, existingFile, withAppModules } from '@oplog/runtime';
 import { z } from 'zod';
 
 /** Every key oplog-consumer reads, from --config FILE, OPLOG_* env vars and flags (in rising precedence). */
@@ -12,8 +12,13 @@ export const consumerSettings = z.strictObject({
     })
     .prefault({}),
   db: dbConfigSchema.prefault({}),
-  /** The module exporting the replicated entities (the same definitions the local app uses). */
-  entities: z.string().min(1),
+  /** The module exporting the replicated entities (the same definitions the local app uses); or use ormConfig. */
+  entities: z.string().min(1).optional(),
+  /**
+   * The app's MikroORM config module: its options apply (naming strategy, driver options, connection…) and its
+   * entities are the replicated ones; db.* settings, when given, override its connection.
+   */
+  ormConfig: z.string().min(1).optional(),
   /** `update` creates missing tables and columns at start (never drops); `none` leaves the schema to migrations. */
   schema: z.enum(['update', 'none']).default('update'),
   /**
@@ -64,7 +69,7 @@ export const consumerSettings = z.strictObject({
 });
 
 /** The consumer's config: its settings, and the rules between them. */
-export const consumerConfigSchema = consumerSettings.superRefine((config, ctx) => {
+export const consumerConfigSchema = withAppModules(consumerSettings, { required: true }).superRefine((config, ctx) => {
   if (!isLoopback(config.listen.host) && config.dashboard.token === undefined && !config.dashboard.public) {
     ctx.addIssue({
       code: 'custom',
@@ -83,13 +88,17 @@ export const consumerConfigSchema = consumerSettings.superRefine((config, ctx) =
 
 export type ConsumerConfig = z.infer<typeof consumerConfigSchema>;
 
+/** What the commands besides start read (sources, schema sql): the same config, of which they need the database. */
+export const commandConfigSchema = withAppModules(consumerSettings, { required: false });
+
 /** The flags of every command that opens the central database (start, sources). */
 export const DATABASE_OPTIONS: readonly ConfigOption[] = [
   ...DB_OPTIONS,
   {
     flags: '--schema <mode>',
     path: 'schema',
-    description: 'update creates missing tables and columns at start; none leaves them to your migrations',
+    description:
+      'update creates missing tables and columns at start; none leaves them to your migrations (see schema sql)',
   },
 ];
 
@@ -100,7 +109,7 @@ export const START_OPTIONS: readonly ConfigOption[] = [
   {
     flags: '--entities <module>',
     path: 'entities',
-    description: 'the compiled module exporting the replicated entities; required',
+    description: 'the compiled module exporting the replicated entities; required unless --orm-config is given',
   },
   { flags: '--auth <mode>', path: 'auth', description: 'none also admits producers without a credential, on loopback' },
   { flags: '--schema-policy <policy>', path: 'schemaPolicy', description: "when a source's entities differ from ours" },

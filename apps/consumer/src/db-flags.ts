@@ -2,10 +2,10 @@ import { addConfigOptions, CLI_ENV_NAMES, type ConfigOption, type ConfigSources 
 import type { Command } from 'commander';
 import { consumerSettings, DATABASE_OPTIONS } from './config.js';
 
-/** The options every command that opens the central database takes (start and sources alike). */
-export function withDbFlags(command: Command): Command {
+/** The options every command that opens the central database takes (start and sources alike: `options`). */
+export function withDbFlags(command: Command, options: readonly ConfigOption[] = DATABASE_OPTIONS): Command {
   command.option('-c, --config <file>', 'JSON config file; OPLOG_* variables override it, and flags override both');
-  return addConfigOptions(command, consumerSettings, DATABASE_OPTIONS);
+  return addConfigOptions(command, consumerSettings, options);
 }
 
 /** The config sources for loadConfig: the file, the environment (less the producer's variables), these flags. */

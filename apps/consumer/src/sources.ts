@@ -1,19 +1,16 @@
 import { CredentialStore, consumerEntities } from '@oplog/consumer';
-import { CliFailure, loadConfig, openOrm } from '@oplog/runtime';
+import { CliFailure, loadAppConfig, loadConfig, openOrm } from '@oplog/runtime';
 import { type Command, InvalidArgumentError } from 'commander';
-import { consumerSettings } from './config.js';
+import { commandConfigSchema } from './config.js';
 import { configSources, withDbFlags } from './db-flags.js';
 import { parseDuration } from './duration.js';
-
-/** What `sources` reads: the same config as `start` (file, env and flags), which it needs only the database of. */
-const sourcesConfigSchema = consumerSettings.extend({ entities: consumerSettings.shape.entities.optional() });
 
 type DbFlags = Record<string, unknown>;
 
 /** Runs `work` on the credential store of the consumer's database (creating its table when the schema is `update`). */
 async function withStore<T>(flags: DbFlags, work: (store: CredentialStore) => Promise<T>): Promise<T> {
-  const config = loadConfig(sourcesConfigSchema, configSources(flags));
-  const orm = await openOrm(config.db, { entities: consumerEntities });
+  const config = loadConfig(commandConfigSchema, configSources(flags));
+  const orm = await openOrm(config.db, { entities: consumerEntities }, await loadAppConfig(config));
   try {
     if (config.schema === 'update') await orm.schema.updateSchema({ safe: true });
     return await work(new CredentialStore(() => orm.em.getConnection('write')));

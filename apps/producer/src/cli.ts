@@ -6,8 +6,8 @@ import {
   type CliContext,
   createLogger,
   exitWithFailure,
+  loadAppOrm,
   loadConfig,
-  loadEntities,
   openOrm,
   packageVersion,
   runServices,
@@ -17,9 +17,16 @@ import {
 import { Command } from 'commander';
 import { configSources, producerConfigSchema, START_OPTIONS } from './config.js';
 import { reportCatchUp } from './progress.js';
+import { schemaCommand } from './schema.js';
 import { printStatus } from './status.js';
 
-const CLI: CliContext = { program: 'oplog-producer', options: START_OPTIONS, listenSetting: 'status' };
+const CLI: CliContext = {
+  program: 'oplog-producer',
+  options: START_OPTIONS,
+  listenSetting: 'status',
+  createTables:
+    'the outbox tables come from the app: oplogEntities in its MikroORM entities, then its migrations or schema generator (`oplog-producer schema sql` prints them)',
+};
 
 const CONFIG_FILE_HELP = 'JSON config file; OPLOG_* variables override it, and flags override both';
 
@@ -35,8 +42,10 @@ addConfigOptions(program.command('start', { isDefault: true }), producerConfigSc
   .action(async (flags: Record<string, unknown>) => {
     const config = loadConfig(producerConfigSchema, configSources(flags));
     const logger = createLogger({ name: CLI.program });
-    const entities = await loadEntities(config.entities);
-    const orm = await openOrm(config.db, { entities: [...entities, ...oplogEntities], pool: { min: 1, max: 2 } });
+    const app = await loadAppOrm(config);
+    // The outbox's entities may be in the app's list already (as its migrations need them): once each.
+    const entities = [...new Set([...app.entities, ...oplogEntities])];
+    const orm = await openOrm(config.db, { entities, pool: { min: 1, max: 2 } }, app.config);
     const producer = createProducer(orm, {
       url: config.url,
       token: config.token,
@@ -72,5 +81,7 @@ program
   .option('--status-url <url>', 'the running producer status endpoint, http://host:port (default: from the config)')
   .option('--json', 'print the raw JSON')
   .action(printStatus);
+
+schemaCommand(program, CONFIG_FILE_HELP);
 
 program.parseAsync().catch((error: unknown) => exitWithFailure(error, CLI));

@@ -6,11 +6,12 @@ import {
   DB_OPTIONS,
   dbConfigSchema,
   existingFile,
+  withAppModules,
 } from '@oplog/runtime';
 import { z } from 'zod';
 
 /** Everything oplog-producer reads, from --config FILE, OPLOG_* env vars and flags (in rising precedence). */
-export const producerConfigSchema = z.strictObject({
+export const producerSettings = z.strictObject({
   /** The consumer's endpoint, ws:// or wss://. */
   url: z.url({
     protocol: /^wss?$/,
@@ -25,8 +26,13 @@ export const producerConfigSchema = z.strictObject({
   tls: z.strictObject({ ca: existingFile().optional() }).prefault({}),
   /** The local app's database (the producer only reads and trims the outbox). */
   db: dbConfigSchema.prefault({}),
-  /** The module exporting the app's entities (for the schema fingerprint). */
-  entities: z.string().min(1),
+  /** The module exporting the app's entities (for the schema fingerprint and snapshots); or use ormConfig. */
+  entities: z.string().min(1).optional(),
+  /**
+   * The app's MikroORM config module: its options and entities apply (naming strategy, driver options,
+   * connection…); db.* settings, when given, override its connection.
+   */
+  ormConfig: z.string().min(1).optional(),
   include: z.array(z.string()).optional(),
   exclude: z.array(z.string()).optional(),
   batch: z
@@ -70,13 +76,21 @@ export const producerConfigSchema = z.strictObject({
     .prefault({}),
 });
 
+/** The producer's config: its settings, and the rules between them. */
+export const producerConfigSchema = withAppModules(producerSettings, { required: true });
+
 export type ProducerConfig = z.infer<typeof producerConfigSchema>;
 
-/** What `oplog-producer status` reads: the same config as `start`, which it needs only the status address of. */
-export const statusConfigSchema = producerConfigSchema.extend({
-  url: producerConfigSchema.shape.url.optional(),
-  entities: producerConfigSchema.shape.entities.optional(),
-});
+/**
+ * What the commands besides start read (status, schema sql): the same config, none of whose keys they require
+ * (status needs only the status address, schema sql the database).
+ */
+export const commandConfigSchema = withAppModules(
+  producerSettings.extend({ url: producerSettings.shape.url.optional() }),
+  {
+    required: false,
+  },
+);
 
 /** The flags of `oplog-producer start`. */
 export const START_OPTIONS: readonly ConfigOption[] = [
@@ -95,7 +109,7 @@ export const START_OPTIONS: readonly ConfigOption[] = [
   {
     flags: '--entities <module>',
     path: 'entities',
-    description: "the compiled module exporting the app's entities; required",
+    description: "the compiled module exporting the app's entities; required unless --orm-config is given",
   },
   { flags: '--retain-acked <n>', path: 'retainAcked', description: 'acked entries to keep before trimming' },
   { flags: '--poll-ms <ms>', path: 'pollMs', description: 'fallback poll for new commits' },

@@ -1,6 +1,6 @@
 import type { ProducerReport } from '@oplog/producer';
 import { CliFailure, ConfigError, loadConfig } from '@oplog/runtime';
-import { configSources, statusConfigSchema } from './config.js';
+import { commandConfigSchema, configSources } from './config.js';
 
 interface StatusFlags {
   config?: string;
@@ -28,7 +28,7 @@ export async function printStatus(flags: StatusFlags): Promise<void> {
 /** --status-url, else the config's status.host and status.port: where the running producer serves /status. */
 function statusUrl(flags: StatusFlags): URL {
   if (flags.statusUrl === undefined) {
-    const { status } = loadConfig(statusConfigSchema, configSources({ config: flags.config }));
+    const { status } = loadConfig(commandConfigSchema, configSources({ config: flags.config }));
     if (status.port === undefined) {
       throw new ConfigError(
         'say where the producer serves its status: --status-url, or status.port (OPLOG_STATUS__PORT)',

@@ -54,7 +54,8 @@ export const OplogEntryTable = new EntitySchema<OplogEntryRow>({
 
 /**
  * Add these to your MikroORM `entities` so that your schema generator or migrations create the outbox tables
- * next to your own. They never replicate.
+ * next to your own (`oplog-producer schema sql` prints their DDL, and on PostgreSQL the sidecar's trigger). They
+ * never replicate.
  */
 export const oplogEntities = [OplogSource, OplogEntryTable];
 export const OUTBOX_ENTITY_NAMES: ReadonlySet<string> = new Set(oplogEntities.map((e) => e.meta.className));

@@ -126,7 +126,14 @@ export class Consumer implements Service, SessionGateHost {
     this.#assets = loadDashboard();
     this.#assets.catch((error: unknown) => this.logger.error({ err: String(error) }, 'dashboard page missing'));
     const { tls, requestTimeoutMs, path } = this.#options;
-    this.#server = await createEdgeServer(this.#http, { tls, requestTimeoutMs });
+    // A plain request on the WebSocket path (a proxy that dropped the Upgrade header) gets 426, not the dashboard's 401.
+    this.#server = await createEdgeServer(
+      (req, res) => this.#gate.answerPlainRequest(req, res) || this.#http(req, res),
+      {
+        tls,
+        requestTimeoutMs,
+      },
+    );
     this.#server.on('upgrade', (req, socket, head) => this.#gate.upgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       this.#server!.once('error', reject);

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MikroORM } from '@mikro-orm/core';
@@ -6,8 +7,9 @@ import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Consumer, createConsumer } from './consumer.js';
-import type { ConsumerOptions } from './consumer-options.js';
+import { CONSUMER_DEFAULTS, type ConsumerOptions } from './consumer-options.js';
 import { CredentialStore } from './credential-store.js';
+import { SessionGate } from './session-gate.js';
 import { consumerEntities } from './tables.js';
 
 let dir: string;
@@ -67,5 +69,28 @@ describe('SessionGate', () => {
     await new Promise((resolve) => first.once('open', resolve));
     expect(await outcome(url, auth)).toEqual({ status: 503 });
     first.terminate();
+  });
+
+  it('answers a plain GET on its path with 426 Upgrade Required and says a WebSocket upgrade is expected', async () => {
+    // A server that routes as the consumer's does: the gate first, then the other routes (here a 404).
+    const logger = createLogger({ level: 'silent' });
+    consumer = createConsumer(orm, { port: 0, logger });
+    const credentials = new CredentialStore(() => orm.em.getConnection());
+    const gate = new SessionGate(consumer, credentials, CONSUMER_DEFAULTS, logger);
+    const server = createServer((req, res) => gate.answerPlainRequest(req, res) || res.writeHead(404).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      // What a proxy that drops the Upgrade header passes on: a plain GET, credential included.
+      const plain = await fetch(`http://127.0.0.1:${port}/oplog`, { headers: { authorization: `Bearer ${token}` } });
+      expect(plain.status).toBe(426);
+      expect(plain.headers.get('upgrade')).toBe('websocket');
+      const body = await plain.text();
+      expect(body.trim().split('\n')).toHaveLength(1);
+      expect(body).toMatch(/^\/oplog expects a WebSocket upgrade .* forward the Upgrade and Connection headers/);
+      expect((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status).toBe(404);
+    } finally {
+      server.close();
+    }
   });
 });

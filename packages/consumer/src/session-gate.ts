@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { closeFor, type ErrorCode, OplogError } from '@oplog/protocol';
 import type { Logger } from '@oplog/runtime';
@@ -71,6 +71,20 @@ export class SessionGate {
     this.#wss.close();
   }
 
+  /**
+   * Answers a plain HTTP request (no upgrade) on the WebSocket path with 426 Upgrade Required and a line saying what
+   * is expected: a proxy in front that drops the Upgrade header shows up this way, and the producer names that cause.
+   * Returns whether it answered; the HTTP server's other routes take the rest.
+   */
+  answerPlainRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!this.#onPath(req)) return false;
+    res.writeHead(426, { upgrade: 'websocket', connection: 'Upgrade', 'content-type': 'text/plain; charset=utf-8' });
+    res.end(
+      `${this.options.path} expects a WebSocket upgrade (a producer's connection); a proxy in front must forward the Upgrade and Connection headers\n`,
+    );
+    return true;
+  }
+
   /** The HTTP server's `upgrade` event. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node hands the socket over without an error listener; one must be there while the credential is read.
@@ -81,7 +95,7 @@ export class SessionGate {
       const challenge = status === 401 ? 'WWW-Authenticate: Bearer\r\n' : '';
       socket.end(`HTTP/1.1 ${status} ${text}\r\n${challenge}Connection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (new URL(req.url ?? '/', 'http://x').pathname !== this.options.path) return void refuse(404, 'Not Found');
+    if (!this.#onPath(req)) return void refuse(404, 'Not Found');
     if (!this.host.accepting) return void refuse(503, 'Service Unavailable');
     if (this.#sessions.size >= this.options.maxConnections) return void refuse(503, 'Service Unavailable');
     authenticateUpgrade(req, this.credentials, this.options.auth).then(
@@ -122,6 +136,10 @@ export class SessionGate {
         this.host.sessionClosed();
       });
     });
+  }
+
+  #onPath(req: IncomingMessage): boolean {
+    return new URL(req.url ?? '/', 'http://x').pathname === this.options.path;
   }
 
   /** Any frame or pong counts as life; a peer silent for peerTimeoutMs is cut off so its source can reconnect. */

@@ -9,7 +9,6 @@ export interface ConnectionOptions {
   /** A CA certificate (PEM) trusted in addition to the system's. */
   ca?: Buffer;
   maxPayload: number;
-  handshakeTimeoutMs: number;
 }
 
 /**
@@ -20,7 +19,7 @@ export function openConnection(options: ConnectionOptions): WebSocket {
   return new WebSocket(options.url, {
     maxPayload: options.maxPayload,
     perMessageDeflate: false,
-    handshakeTimeout: options.handshakeTimeoutMs,
+    // No handshakeTimeout here: the session's own timer words a silent upgrade (see handshakeUnanswered).
     headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
     rejectUnauthorized: true,
     // `ca` replaces Node's bundled roots; keep them, so a custom CA adds to what is trusted.
@@ -56,13 +55,31 @@ export function connectionError(error: Error & { code?: string }): OplogError {
 
 /** The consumer answered the upgrade with an HTTP status instead of switching protocols. */
 export function handshakeRefused(status: number | undefined): OplogError {
-  return status === 401
-    ? OplogError.unauthorized(
-        'the consumer refused this source credential (HTTP 401): missing, wrong, expired or revoked',
-      )
-    : consumerUnreachable(
-        `HTTP ${status} instead of a WebSocket upgrade: no consumer at this url (check its port and path, /oplog by default)`,
-      );
+  if (status === 401) {
+    return OplogError.unauthorized(
+      'the consumer refused this source credential (HTTP 401): missing, wrong, expired or revoked',
+    );
+  }
+  // The consumer answers 426 to a request on its path that does not ask for the upgrade: something in between
+  // dropped the Upgrade header.
+  if (status === 426) {
+    return consumerUnreachable(
+      'HTTP 426 Upgrade Required: the consumer got the request without its Upgrade header, so a proxy in between does not forward the WebSocket upgrade (nginx: proxy_http_version 1.1 and the Upgrade and Connection headers)',
+    );
+  }
+  return consumerUnreachable(
+    `HTTP ${status} instead of a WebSocket upgrade: no consumer at this url (check its port and path, /oplog by default)`,
+  );
+}
+
+/**
+ * Nothing answered the upgrade within the handshake timeout: the connection hangs (a firewall that drops it), or
+ * something accepts it and never speaks (not a consumer, or a proxy holding it). No consumer was reached.
+ */
+export function handshakeUnanswered(timeoutMs: number): OplogError {
+  return consumerUnreachable(
+    `no answer to the WebSocket upgrade within ${timeoutMs} ms: something at this url accepts connections but does not answer (not a consumer, or a proxy or firewall holding it)`,
+  );
 }
 
 function consumerUnreachable(message: string, cause?: unknown): OplogError {

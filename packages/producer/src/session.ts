@@ -17,7 +17,7 @@ import {
 } from '@oplog/protocol';
 import type { Logger } from '@oplog/runtime';
 import type WebSocket from 'ws';
-import { connectionError, handshakeRefused } from './connection.js';
+import { connectionError, handshakeRefused, handshakeUnanswered } from './connection.js';
 import type { BatchLimits, OutboxReader } from './outbox-reader.js';
 import { SnapshotPager } from './snapshot-pager.js';
 import type { SnapshotReader } from './snapshot-reader.js';
@@ -92,7 +92,11 @@ export class ProducerSession {
     const { options } = this.#deps;
     return new Promise<void>((resolve, reject) => {
       const timers = [
-        setTimeout(() => this.#fail(OplogError.peerTimeout()), options.handshakeTimeoutMs),
+        // Before the upgrade, no consumer was reached; after it, the consumer did not welcome the hello.
+        setTimeout(() => {
+          const upgraded = ws.readyState !== ws.CONNECTING;
+          this.#fail(upgraded ? OplogError.peerTimeout() : handshakeUnanswered(options.handshakeTimeoutMs));
+        }, options.handshakeTimeoutMs),
         setInterval(
           () => void this.#tick().catch((error) => this.#fail(OplogError.internal(error))),
           options.heartbeatMs,

@@ -1,8 +1,9 @@
 import { watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { MikroORM } from '@mikro-orm/core';
-import { OplogCapture, OUTBOX_TABLES, onPostgres } from '@oplog/capture';
+import { OplogCapture, onPostgres } from '@oplog/capture';
 import pg from 'pg';
+import { ensureNotifyTrigger, NOTIFY_CHANNEL } from './notify-trigger.js';
 
 export type WakeSource = 'capture' | 'notify' | 'file-watch';
 
@@ -12,12 +13,11 @@ export interface Wakeup {
   close(): Promise<void>;
 }
 
-const CHANNEL = 'oplog_stream';
-
 /**
  * Calls `wake` soon after a commit appends to the outbox, by the cheapest means available:
  * - embedded (capture registered on this ORM): capture's after-commit event, in-process;
- * - PostgreSQL sidecar: LISTEN/NOTIFY, from a statement trigger on the outbox (so the app's path sends nothing);
+ * - PostgreSQL sidecar: LISTEN/NOTIFY, from a statement trigger on the outbox (so the app's path sends nothing),
+ *   created here unless the app's migrations made it (see notify-trigger.ts);
  * - SQLite sidecar: a file watch on the database's directory (the db, -wal and -journal files change on commit).
  * A poll every `pollMs` backs all of them up, so a lost notification costs latency, never data.
  */
@@ -69,16 +69,12 @@ export async function watchCommits(orm: MikroORM, wake: () => void, pollMs: numb
 
 async function listen(orm: MikroORM, wake: () => void): Promise<pg.Client> {
   const connection = orm.em.getConnection() as unknown as { getConnectionOptions(): pg.ClientConfig };
-  await orm.em.getConnection().execute(`
-    create or replace function oplog_stream_notify() returns trigger language plpgsql as $$
-    begin perform pg_notify('${CHANNEL}', ''); return null; end $$;
-    create or replace trigger oplog_stream_notify after insert on ${OUTBOX_TABLES.entry}
-      for each statement execute function oplog_stream_notify();`);
+  await ensureNotifyTrigger(orm.em.getConnection());
   const client = new pg.Client(connection.getConnectionOptions());
   client.on('notification', wake);
   // A broken LISTEN connection only costs latency (the poll still runs); it must not crash the producer.
   client.on('error', () => {});
   await client.connect();
-  await client.query(`listen ${CHANNEL}`);
+  await client.query(`listen ${NOTIFY_CHANNEL}`);
   return client;
 }

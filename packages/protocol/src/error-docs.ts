@@ -3,6 +3,7 @@ import { ERRORS } from './error-codes.js';
 const CLOSE_NAMES: Record<number, string> = {
   1001: 'going away',
   1002: 'protocol error',
+  1006: 'no connection (local only)',
   1007: 'invalid data',
   1008: 'policy violation',
   1009: 'message too big',

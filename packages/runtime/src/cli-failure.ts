@@ -23,6 +23,8 @@ export interface CliContext {
   options: readonly ConfigOption[];
   /** `listen` (consumer) or `status` (producer): its `.host` and `.port` are named when the address is refused. */
   listenSetting: string;
+  /** Where the tables it reads come from, said when one is missing: `oplog-consumer schema sql …`. */
+  createTables: string;
 }
 
 /**
@@ -89,11 +91,11 @@ const loginRefused: Describe = (error, name) => ({
 });
 
 /** SQLite's `no such table: x`, PostgreSQL's `relation "x" does not exist` (42P01): the wrong database, or no schema. */
-const missingTable: Describe = (error, name) => {
+const missingTable: Describe = (error, name, cli) => {
   const table = /no such table: (\S+)|relation "([^"]+)" does not exist/.exec(error.message);
   if (!table) return undefined;
   return {
-    message: `the database has no table ${table[1] ?? table[2]}: check that ${name('db.name')} or ${name('db.url')} is the right database, and that its tables exist (the outbox: the app's schema or migrations; the consumer's own: created at start unless schema is none)`,
+    message: `the database has no table ${table[1] ?? table[2]}: check that ${name('db.name')} or ${name('db.url')} is the right database; ${cli.createTables}`,
     exitCode: EXIT_CONFIG,
   };
 };

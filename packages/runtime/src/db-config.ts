@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { ConfigOption } from './config-options.js';
 
-const POSTGRES_URL = /^postgres(ql)?:\/\//;
+/** A PostgreSQL connection string's scheme. */
+export const POSTGRES_URL = /^postgres(ql)?:\/\//;
 
 /** The database settings both CLIs take (`db.*`), and what openOrm opens. */
 export const dbConfigSchema = z
@@ -31,8 +32,14 @@ export const dbConfigSchema = z
   });
 export type DbConfig = z.infer<typeof dbConfigSchema>;
 
-/** The flags for `db.*`, the same in both CLIs. */
+/** The flags for `db.*` and the app's MikroORM config (`ormConfig`), the same in both CLIs. */
 export const DB_OPTIONS: readonly ConfigOption[] = [
+  {
+    flags: '--orm-config <module>',
+    path: 'ormConfig',
+    description:
+      "the app's MikroORM config module (compiled JavaScript); its options and entities apply, --db-* flags override its connection",
+  },
   { flags: '--db-driver <driver>', path: 'db.driver', description: 'database driver: postgresql when --db-url is set' },
   {
     flags: '--db-name <name>',

@@ -2,43 +2,33 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { MikroORM, Options } from '@mikro-orm/core';
 import { ConfigError } from './config.js';
-import { type DbConfig, driverOf } from './db-config.js';
+import type { DbConfig } from './db-config.js';
+import type { AppOrmConfig } from './orm-config.js';
+import { type OrmPlan, planOrm } from './orm-options.js';
 
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 /** PostgreSQL's code for a database that does not exist. */
 const NO_SUCH_DATABASE = '3D000';
 
 /**
- * Opens a MikroORM on SQLite or PostgreSQL; the driver package is loaded only when it is used. Nothing is created
- * unless `db.create` asks: a missing SQLite directory is a ConfigError, and PostgreSQL's own error is thrown as it
- * came when the server cannot be reached, refuses the login or has no such database (the CLIs word each one).
+ * Opens a MikroORM on SQLite or PostgreSQL, over the app's own MikroORM config when one is given (see planOrm for
+ * what overrides what); the driver package is loaded only when it is used. Nothing is created unless `db.create`
+ * asks: a missing SQLite directory is a ConfigError, and PostgreSQL's own error is thrown as it came when the server
+ * cannot be reached, refuses the login or has no such database (the CLIs word each one). With `connect: false` it
+ * opens no connection at all (to generate SQL).
  */
-export async function openOrm(db: DbConfig, extra: Partial<Options>): Promise<MikroORM> {
-  const common = {
-    ...extra,
-    debug: false,
-    allowGlobalContext: false,
-    // MikroORM would create a missing database at connect (and at every schema update): a typo would start on an
-    // empty database. openOrm checks instead, and creates only when asked.
-    ensureDatabase: false,
-    discovery: { warnWhenNoEntities: false },
-  } as Options;
-  if (driverOf(db) === 'sqlite') {
-    const file = db.name ?? 'oplog.sqlite';
-    ensureSqliteDirectory(file, db.create);
-    const { MikroORM } = await import('@mikro-orm/sqlite');
-    const orm = (await MikroORM.init({ ...common, dbName: file } as never)) as unknown as MikroORM;
+export async function openOrm(db: DbConfig, extra: Partial<Options>, app?: AppOrmConfig): Promise<MikroORM> {
+  const plan = planOrm(db, extra, app);
+  const online = plan.options.connect !== false;
+  if (online && plan.driver === 'sqlite') ensureSqliteDirectory(String(plan.options.dbName), plan, db.create);
+  const orm = await initOrm(plan);
+  if (!online) return orm;
+  if (plan.driver === 'sqlite') {
     // Another process may write the same file (the sidecar's trims, `oplog-consumer sources add`): a write waits
     // for its lock up to this long instead of failing at once with SQLITE_BUSY.
     await orm.em.getConnection().execute(`pragma busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     return orm;
   }
-  const { MikroORM } = await import('@mikro-orm/postgresql');
-  const orm = (await MikroORM.init({
-    ...common,
-    ...(db.url ? { clientUrl: db.url } : { dbName: db.name ?? 'oplog', host: '127.0.0.1', user: 'postgres' }),
-    ...(db.pool ? { pool: { min: 0, max: db.pool } } : {}),
-  } as never)) as unknown as MikroORM;
   const check = await orm.checkConnection();
   if (check.ok) return orm;
   if (db.create && (check.error as { code?: string } | undefined)?.code === NO_SUCH_DATABASE) {
@@ -49,12 +39,22 @@ export async function openOrm(db: DbConfig, extra: Partial<Options>): Promise<Mi
   throw check.error ?? new Error(check.reason);
 }
 
-function ensureSqliteDirectory(file: string, create = false): void {
+/** An app config's own driver class is used as it is (it may be better-sqlite); else the package for the kind. */
+async function initOrm({ driver, options }: OrmPlan): Promise<MikroORM> {
+  const { MikroORM } = options.driver
+    ? await import('@mikro-orm/core')
+    : driver === 'sqlite'
+      ? await import('@mikro-orm/sqlite')
+      : await import('@mikro-orm/postgresql');
+  return (await MikroORM.init(options as never)) as unknown as MikroORM;
+}
+
+function ensureSqliteDirectory(file: string, plan: OrmPlan, create = false): void {
   const directory = dirname(resolve(file));
   if (existsSync(directory)) return;
   if (create) return void mkdirSync(directory, { recursive: true });
   throw new ConfigError(
     `the directory ${directory} of the SQLite file does not exist: fix the path, create the directory, or pass --create-db`,
-    { setting: 'db.name' },
+    { setting: plan.databaseSetting },
   );
 }
