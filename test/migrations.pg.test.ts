@@ -3,11 +3,10 @@ import { consumerEntities } from '@oplog/consumer';
 import { pollsEntities } from '@oplog/demo/entities';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ENTITIES_MODULE } from './support/cli.js';
 import { adminQuery, type TestDatabase } from './support/databases.js';
-import { migrate, pendingSchema, printedSchema } from './support/migrations.js';
+import { migrate, pendingSchema, printedSchema, streamWithoutSchemaUpdates } from './support/migrations.js';
 import { PG_URL } from './support/services.js';
-import { harnessPerTest, SOURCE_ID, waitForConvergence } from './support/stream-harness.js';
+import { harnessPerTest, waitForConvergence } from './support/stream-harness.js';
 
 // Both sides' tables made by the apps' migrations from what `schema sql` printed, on PostgreSQL: the consumer with
 // --schema none, and the producer as a role that may read and trim the outbox but create nothing (the trigger that
@@ -61,17 +60,7 @@ describe('both sides on tables from `schema sql`, on PostgreSQL', () => {
     expect(await triggers(h.source)).toEqual(['oplog_stream_notify']);
     const sidecarUrl = await sidecarRole(h.source);
 
-    const added = await h.sources('add', SOURCE_ID, '--schema', 'none');
-    expect(added.code, added.stderr).toBe(0);
-    const consumer = await h.startConsumer(['--schema', 'none']);
-    await h.scenario();
-    const url = `ws://127.0.0.1:${consumer.port}/oplog`;
-    const producer = h.spawn(
-      'producer',
-      'producer',
-      ['start', '--url', url, '--db-url', sidecarUrl, '--entities', ENTITIES_MODULE],
-      { OPLOG_TOKEN: added.stdout.trim() },
-    );
+    const producer = await streamWithoutSchemaUpdates(h, ['--db-url', sidecarUrl]);
     expect(await producer.waitForMessage('producer started')).toMatchObject({ wake: 'notify' });
     await waitForConvergence(h);
     expect(await triggers(h.source)).toEqual(['oplog_stream_notify']);

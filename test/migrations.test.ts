@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ENTITIES_MODULE } from './support/cli.js';
 import { failureLine, runCli } from './support/cli-run.js';
 import { createTestDatabase } from './support/databases.js';
-import { migrate, pendingSchema, printedSchema, tableNames } from './support/migrations.js';
-import { dbArgs, harnessPerTest, SOURCE_ID, waitForConvergence } from './support/stream-harness.js';
+import { migrate, pendingSchema, printedSchema, streamWithoutSchemaUpdates, tableNames } from './support/migrations.js';
+import { dbArgs, harnessPerTest, waitForConvergence } from './support/stream-harness.js';
 
 // The center's tables in the app's migrations: `oplog-consumer schema sql` prints the consumer's own, and a consumer
 // started with --schema none creates none of them. (migrations.pg.test.ts: the same on PostgreSQL, with the
@@ -21,14 +21,7 @@ describe('oplog-consumer --schema none, on SQLite', () => {
     expect(await pendingSchema(h.target, [...pollsEntities, ...consumerEntities])).toBe('');
     const migrated = await tableNames(h.target);
 
-    const added = await h.sources('add', SOURCE_ID, '--schema', 'none');
-    expect(added.code, added.stderr).toBe(0);
-    const consumer = await h.startConsumer(['--schema', 'none']);
-    await h.scenario();
-    const url = `ws://127.0.0.1:${consumer.port}/oplog`;
-    h.spawn('producer', 'producer', ['start', '--url', url, ...dbArgs(h.source), '--entities', ENTITIES_MODULE], {
-      OPLOG_TOKEN: added.stdout.trim(),
-    });
+    await streamWithoutSchemaUpdates(h, dbArgs(h.source));
     await waitForConvergence(h);
     // The consumer made no table but its SQLite lock's lease (which holds in every schema mode).
     expect(await tableNames(h.target)).toEqual([...migrated, 'oplog_consumer_lease'].sort());

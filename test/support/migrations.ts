@@ -1,9 +1,11 @@
 import { pollsEntities } from '@oplog/demo/entities';
 import { type EntityList, openOrm } from '@oplog/runtime';
 import { expect } from 'vitest';
+import { type CliProcess, ENTITIES_MODULE } from './cli.js';
 import { runCli } from './cli-run.js';
 import type { TestDatabase } from './databases.js';
 import { dbConfig } from './source-site.js';
+import { SOURCE_ID, type StreamHarness } from './stream-harness.js';
 
 /** What `oplog-consumer|producer schema sql` prints for a driver, checked to have succeeded. */
 export async function printedSchema(cli: 'consumer' | 'producer', driver: TestDatabase['driver']): Promise<string> {
@@ -49,4 +51,20 @@ export async function tableNames(db: TestDatabase): Promise<string[]> {
   } finally {
     await orm.close();
   }
+}
+
+/**
+ * Streams the scenario into a center whose tables came from migrations: the source's credential added and the
+ * consumer started, both with --schema none, then a producer on `sourceDbArgs` (the source's database flags).
+ * Resolves with that producer once it is spawned.
+ */
+export async function streamWithoutSchemaUpdates(h: StreamHarness, sourceDbArgs: string[]): Promise<CliProcess> {
+  const added = await h.sources('add', SOURCE_ID, '--schema', 'none');
+  expect(added.code, added.stderr).toBe(0);
+  const consumer = await h.startConsumer(['--schema', 'none']);
+  await h.scenario();
+  const url = `ws://127.0.0.1:${consumer.port}/oplog`;
+  return h.spawn('producer', 'producer', ['start', '--url', url, ...sourceDbArgs, '--entities', ENTITIES_MODULE], {
+    OPLOG_TOKEN: added.stdout.trim(),
+  });
 }
