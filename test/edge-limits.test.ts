@@ -56,7 +56,7 @@ describe('limits at the edge', () => {
       await waitForConvergence(h);
       await first.process.kill('SIGTERM');
       await expectExit(first.process, 'the first consumer');
-      await h.loadResult(h.load(600));
+      await h.write(600);
       const backlog = (await h.head()) - (await h.cursor());
       const rate = 200;
       const { port } = await h.startConsumer([], { OPLOG_MAX_ENTRIES_PER_SECOND: String(rate) });

@@ -43,7 +43,7 @@ describe('frames too deep or too big', () => {
       await consumer.process.waitFor(refused('OPLOG_BAD_FRAME'));
       expect(consumer.process.logs.filter(refused('OPLOG_BAD_FRAME'))).toHaveLength(1);
 
-      await h.loadResult(h.load(20));
+      await h.write(20);
       await h.waitFor(async () => (await h.cursor(h.site.id)) === (await h.head()), 60_000);
       expect(consumer.process.child.exitCode).toBeNull();
     },

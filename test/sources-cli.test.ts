@@ -53,7 +53,7 @@ describe('oplog-consumer sources', () => {
 
       // Changes made now are not applied: the cursor stays where the revocation left it.
       const cursorAtRevocation = await h.cursor();
-      await h.loadResult(h.load(20));
+      await h.write(20);
       // Two more refused attempts after the load: the producer had the new changes to send, and could not.
       await waitForLogs(producer, refusedAttempt, producer.logs.filter(refusedAttempt).length + 2);
       expect(await h.head()).toBeGreaterThan(cursorAtRevocation);

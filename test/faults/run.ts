@@ -26,9 +26,10 @@ const seed = args.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Num
 const ci = process.env.CI === 'true';
 
 /**
- * The same seed (the same schedule and workload) against each center in turn. With both, each run gets half the
- * size (half the changes and faults over half the window), so that the two together take about as long as one
- * full run; a single center's run replays with `--center <it> --scale <its factor>`.
+ * The same seed (the same schedule and workload) against each center, side by side. With both, each run gets half
+ * the size (half the changes and faults over half the window): together they make one full run's faults in half its
+ * time, each on the machine that the other one loads. A single center's run replays with `--center <it> --scale <its
+ * factor>`.
  */
 async function main(): Promise<number> {
   buildClis();
@@ -43,18 +44,18 @@ async function main(): Promise<number> {
   const sources: Driver[] = ['sqlite', 'sqlite', pgUp ? 'postgresql' : 'sqlite'];
   if (!pgUp) skipped.push('a PostgreSQL source (PostgreSQL is not reachable: three SQLite sources instead)');
   console.log(
-    `faults: seed ${seed}, ${sizeName} size, center ${centers.join(' then ')} (replay: npm run test:faults -- --seed ${seed} --center ${centerOption}${args.long ? ' --long' : ''}${args.scale ? ` --scale ${args.scale}` : ''})`,
+    `faults: seed ${seed}, ${sizeName} size, center ${centers.join(' and ')} (replay: npm run test:faults -- --seed ${seed} --center ${centerOption}${args.long ? ' --long' : ''}${args.scale ? ` --scale ${args.scale}` : ''})`,
   );
 
-  const results: CenterFigures[] = [];
-  for (const center of centers) {
+  const runs = centers.map((center) => {
     if (center === 'postgresql' && !pgUp) {
       console.log('faults: skipping the PostgreSQL center: PostgreSQL is not reachable');
-      continue;
+      return undefined;
     }
     const replay = `npm run test:faults -- --seed ${seed} --center ${center === 'sqlite' ? 'sqlite' : 'pg'}${args.long ? ' --long' : ''}${factor === 1 ? '' : ` --scale ${factor}`}`;
-    results.push(await runCenter({ center, seed, size, sizeName, replay, keep: args.keep!, ci, sources, skipped }));
-  }
+    return runCenter({ center, seed, size, sizeName, replay, keep: args.keep!, ci, sources, skipped });
+  });
+  const results: CenterFigures[] = (await Promise.all(runs)).filter((r) => r !== undefined);
   console.log(formatCenters(seed, results, Date.now() - wallStart));
   return results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
 }

@@ -70,7 +70,7 @@ export function ownershipSuite(target: Driver): void {
 
         // A was not disturbed: it keeps streaming, and the consumer holds exactly A's rows.
         const cursorBefore = await h.cursor(a.id);
-        await a.loadResult(a.load(100));
+        await a.write(100);
         const state = await waitForUnion(h);
         expect(state.cursors[a.id]).toBeGreaterThan(cursorBefore);
         expect((await h.sourceStatus(port, a.id)).lastError).toBeUndefined();
@@ -183,7 +183,7 @@ async function streamAOpenB(h: StreamHarness, transactions: number) {
   await a.createSchema();
   const { port } = await h.startConsumer();
   await a.startProducer(port);
-  await a.loadResult(a.load(transactions));
+  await a.write(transactions);
   return { port, schema: fingerprintOf(await h.targetOrm(), REPLICATED), token: await h.credential(B) };
 }
 

@@ -109,7 +109,7 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
         await h.scenario();
         const consumer = await h.startConsumer();
         let producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
-        await h.loadResult(h.load(150));
+        await h.write(150);
         await waitForConvergence(h);
 
         for (const [round, changesAfterRestore] of [
@@ -119,12 +119,12 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
           await stop(producer);
           await h.backupSource();
           producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
-          await h.loadResult(h.load(200));
+          await h.write(200);
           const replicated = (await waitForConvergence(h)).cursor;
           await stop(producer);
 
           await h.restoreSource();
-          await h.loadResult(h.load(changesAfterRestore));
+          await h.write(changesAfterRestore);
           const head = await h.head();
           // Round 1: the restored source's seqs pass the cursor again (only the entry at the cursor can tell);
           // round 2: its head stays behind the cursor.
@@ -145,9 +145,9 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
       async () => {
         const h = await setUp();
         await h.seedUncaptured(OLD_QUESTIONS, OLD_CHOICES);
-        await h.loadResult(h.load(20));
+        await h.write(20);
         await h.backupSource();
-        await h.loadResult(h.load(60));
+        await h.write(60);
         const consumer = await h.startConsumer();
         const first = await h.startProducer(consumer.port, SLOW_PAGES);
         await pollUntil(async () => ((await h.sourceStatus(consumer.port)).snapshot?.rows ?? 0) >= OLD_ROWS / 3);
@@ -165,9 +165,9 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
       async () => {
         const h = await setUp();
         await h.scenario();
-        await h.loadResult(h.load(20));
+        await h.write(20);
         await h.backupSource();
-        await h.loadResult(h.load(60));
+        await h.write(60);
         // The first sync is a snapshot (the app wrote before its producer ever connected); nothing streams after it,
         // so the cursor is the snapshot's own.
         const consumer = await h.startConsumer();
@@ -190,10 +190,10 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
         let producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
         await waitForConvergence(h);
         await consumer.process.kill('SIGKILL');
-        await h.loadResult(h.load(100));
+        await h.write(100);
         await stop(producer);
         await h.backupSource();
-        await h.loadResult(h.load(100));
+        await h.write(100);
         // The outbox lost entries the consumer never applied: the next session resnapshots (history-trimmed).
         const orm = await h.sourceOrm();
         await orm.em.getConnection().execute('delete from oplog_entry where seq <= ?', [(await h.head()) - 50], 'run');
@@ -217,7 +217,7 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
         const producer = await h.startProducer(consumer.port, QUICK_RECONNECT);
         await waitForConvergence(h);
         await consumer.process.kill('SIGKILL');
-        await h.loadResult(h.load(300));
+        await h.write(300);
         await stop(producer);
         // The outbox lost entries the consumer never applied (a retention cap, an operator's cleanup).
         const orm = await h.sourceOrm();
@@ -249,7 +249,7 @@ export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void 
 
         const lenient = await h.startConsumer(['--entities', WITH_NOTE], { OPLOG_SCHEMA_POLICY: 'apply-known' });
         await h.startProducer(lenient.port, QUICK_RECONNECT);
-        await h.loadResult(h.load(100));
+        await h.write(100);
         await waitForConvergence(h);
         const differences = await fetch(`http://127.0.0.1:${lenient.port}/api/sources`).then((r) => r.json());
         expect(differences.sources[0].schemaDifferences).toEqual([
@@ -350,7 +350,7 @@ async function restoreAndConverge(
   writes: number,
 ): Promise<CliProcess> {
   await h.restoreSource();
-  await h.loadResult(h.load(writes));
+  await h.write(writes);
   expect(await h.head(), 'the restored history passes the snapshot cursor').toBeGreaterThan(synced);
   const producer = await h.startProducer(port, QUICK_RECONNECT);
   await waitForConvergence(h);

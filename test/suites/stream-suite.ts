@@ -104,7 +104,7 @@ export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
         proxy.refuse();
         // Kept short so that the test does not wait out a long backoff step once the consumer is there.
         const producer = await h.startProducer(proxy.port, { OPLOG_BACKOFF__MAX_MS: '1000' });
-        const result = await h.loadResult(h.load(100));
+        const result = await h.write(100);
         expect(result.transactions).toBe(100);
         // It kept trying while nobody answered.
         await waitForLogs(producer, lost, 2);

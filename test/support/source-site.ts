@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import { OplogCapture, oplogEntities } from '@oplog/capture';
 import { Choice, pollsEntities, Question, Tag } from '@oplog/demo/entities';
+import { generateLoad } from '@oplog/demo/load';
 import { openLocalApp } from '@oplog/demo/local-app';
 import { runSeedScenario } from '@oplog/demo/scenario';
 import { openOrm } from '@oplog/runtime';
@@ -57,6 +58,19 @@ export class SourceSite {
   load(transactions: number, rate = 100_000): CliProcess {
     const args = ['load', ...dbArgs(this.db), '--transactions', String(transactions), '--rate', String(rate)];
     return this.spawn(`load ${this.id}`, 'demo', args);
+  }
+
+  /**
+   * Writes `transactions` of the same workload as `load`, unpaced, in this process: for a short load that the test
+   * only awaits, a CLI start would cost more than the writes.
+   */
+  async write(transactions: number): Promise<LoadResult> {
+    const orm = await openLocalApp(dbConfig(this.db));
+    try {
+      return await generateLoad(orm, { rate: Number.POSITIVE_INFINITY, transactions });
+    } finally {
+      await orm.close();
+    }
   }
 
   async loadResult(load: CliProcess, timeoutMs = 120_000): Promise<LoadResult> {

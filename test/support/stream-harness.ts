@@ -98,6 +98,10 @@ export class StreamHarness {
     return this.site.load(transactions, rate);
   }
 
+  write(transactions: number): Promise<LoadResult> {
+    return this.site.write(transactions);
+  }
+
   loadResult(load: CliProcess, timeoutMs?: number): Promise<LoadResult> {
     return this.site.loadResult(load, timeoutMs);
   }
