@@ -22,6 +22,15 @@ if (!chromium) {
   );
 }
 
+// The end-to-end suites run each case on one of their driver pairings (test/support/pairings.ts); the rotation picks
+// which, and changes from run to run, so that successive runs cover every pairing. Printed, for a replay.
+process.env.OPLOG_TEST_ROTATION ??= String(Math.floor(Math.random() * 6));
+console.log(
+  process.env.OPLOG_TEST_MATRIX === 'full'
+    ? 'end-to-end suites: every case on every driver pairing (OPLOG_TEST_MATRIX=full)'
+    : `end-to-end suites: driver pairing rotation ${process.env.OPLOG_TEST_ROTATION} (OPLOG_TEST_ROTATION=${process.env.OPLOG_TEST_ROTATION} replays it; npm run test:matrix runs every case on every pairing)`,
+);
+
 export default defineConfig({
   resolve: { conditions: ['@oplog/source'] },
   ssr: { resolve: { conditions: ['@oplog/source'] } },

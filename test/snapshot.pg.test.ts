@@ -1,3 +1,3 @@
 import { snapshotSuite } from './suites/snapshot-suite.js';
 
-snapshotSuite('postgresql', 'postgresql');
+snapshotSuite(['postgresql', 'postgresql']);

@@ -1,3 +1,3 @@
 import { snapshotSuite } from './suites/snapshot-suite.js';
 
-snapshotSuite('sqlite', 'sqlite');
+snapshotSuite(['sqlite', 'sqlite']);

@@ -1,3 +1,3 @@
 import { streamSuite } from './suites/stream-suite.js';
 
-streamSuite('sqlite', 'sqlite');
+streamSuite(['sqlite', 'sqlite']);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import { Choice, Question } from '@oplog/demo/entities';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { expectSameAsCapture, writeQuestions } from '../support/bulk-transaction.js';
-import type { Driver } from '../support/databases.js';
+import { type Pairing, pairingCases } from '../support/pairings.js';
 import { harnessPerTest, type StreamHarness, sleep, waitForConvergence } from '../support/stream-harness.js';
 import type { TcpProxy } from '../support/tcp-proxy.js';
 
@@ -16,9 +16,17 @@ const PEER_TIMEOUT = 120_000;
  * the real CLIs: each goes out in `partial` parts, every part must be acked, and the consumer applies the
  * transaction whole, never a part of it, up to the cursor at the head.
  */
-export function bigTransactionSuite(sourceDriver: Driver, targetDriver: Driver): void {
+/** The pairings it runs on, one test file each. */
+const BIG_TRANSACTION_PAIRINGS: readonly Pairing[] = [
+  ['sqlite', 'sqlite'],
+  ['sqlite', 'postgresql'],
+];
+
+export function bigTransactionSuite(pairing: Pairing): void {
+  const [sourceDriver, targetDriver] = pairing;
   describe(`single big transactions ${sourceDriver} → ${targetDriver} through the CLIs`, () => {
     const createHarness = harnessPerTest();
+    const it = pairingCases(pairing, BIG_TRANSACTION_PAIRINGS);
 
     /** A source with a few rows, written through capture and checked against the bulk writer. */
     async function withSource(): Promise<StreamHarness> {

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { OplogCapture } from '@oplog/capture';
 import { Choice, Question, Tag } from '@oplog/demo/entities';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { CliProcess, LogLine } from '../support/cli.js';
-import type { Driver } from '../support/databases.js';
+import { type Pairing, pairingCases } from '../support/pairings.js';
 import {
   expectExit,
   harnessPerTest,
@@ -34,9 +34,17 @@ const snapshotStarted = (reason: string) => (line: LogLine) =>
  * history, schema drift, an entity added to replication later, and fencing. Every part is a real process; every
  * case ends with the consumer's cursor at the source's head and both copies equal, table by table.
  */
-export function snapshotSuite(sourceDriver: Driver, targetDriver: Driver): void {
+/** The pairings it runs on, one test file each. */
+const SNAPSHOT_PAIRINGS: readonly Pairing[] = [
+  ['sqlite', 'sqlite'],
+  ['postgresql', 'postgresql'],
+];
+
+export function snapshotSuite(pairing: Pairing): void {
+  const [sourceDriver, targetDriver] = pairing;
   describe(`snapshot and incarnation ${sourceDriver} → ${targetDriver}`, () => {
     const createHarness = harnessPerTest();
+    const it = pairingCases(pairing, SNAPSHOT_PAIRINGS);
     const setUp = () => createHarness(sourceDriver, targetDriver);
 
     it(

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import { Choice, Question } from '@oplog/demo/entities';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { writeBacklog } from '../support/bulk-transaction.js';
 import type { CliProcess, LogLine } from '../support/cli.js';
-import type { Driver } from '../support/databases.js';
+import { type Pairing, pairingCases } from '../support/pairings.js';
 import {
   expectExit,
   harnessPerTest,
@@ -39,9 +39,18 @@ const connected = (line: LogLine) => line.msg === 'connected';
  * (target) database. Processes are killed, connections cut, and the consumer kept away; every case ends with the
  * consumer's cursor at the source's head and both copies equal, table by table.
  */
-export function streamSuite(sourceDriver: Driver, targetDriver: Driver): void {
+/** The pairings it runs on, one test file each. */
+const STREAM_PAIRINGS: readonly Pairing[] = [
+  ['sqlite', 'sqlite'],
+  ['sqlite', 'postgresql'],
+  ['postgresql', 'postgresql'],
+];
+
+export function streamSuite(pairing: Pairing): void {
+  const [sourceDriver, targetDriver] = pairing;
   describe(`stream ${sourceDriver} → ${targetDriver} through the CLIs`, () => {
     const createHarness = harnessPerTest();
+    const it = pairingCases(pairing, STREAM_PAIRINGS);
     const setUp = () => createHarness(sourceDriver, targetDriver);
 
     it(
