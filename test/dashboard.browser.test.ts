@@ -490,7 +490,7 @@ describe('the lag dashboard with 1,000 sources', () => {
     });
     const { port } = await consumer.listen();
     try {
-      // Simulated producers: hello, then a heartbeat a second with a head that grows for a third of them.
+      // Simulated producers: hello, welcome, then a heartbeat a second with a head that grows for a third of them.
       const heads = new Map<string, number>();
       await Promise.all(
         Array.from({ length: SOURCES }, async (_, i) => {
@@ -511,6 +511,8 @@ describe('the lag dashboard with 1,000 sources', () => {
               schema: {},
             }),
           );
+          // As a producer does, it speaks again only once welcomed: a heartbeat before the welcome is refused.
+          await new Promise((resolve) => ws.once('message', resolve));
         }),
       );
       const beat = setInterval(() => {

@@ -9,7 +9,7 @@ import { loadSources } from '@oplog/replay';
 import { openOrm } from '@oplog/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CliProcess, cliArgv, ROOT } from './support/cli.js';
+import { CliProcess, cliArgv, cliEnv, ROOT } from './support/cli.js';
 import { outboxEntries } from './support/outbox.js';
 
 /**
@@ -28,6 +28,7 @@ class Demo {
   ) {
     const child = spawn(process.execPath, cliArgv('demo', ['start', '--dir', dir, '--port', '0', ...args]), {
       cwd: ROOT,
+      env: cliEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
