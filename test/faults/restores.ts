@@ -56,9 +56,13 @@ async function backupEpisode(context: RestoreContext, index: number): Promise<Ep
 /** The restore of the mid-run backup, once the consumer applied changes the backup lacks. */
 async function restoreEpisode(context: RestoreContext, index: number): Promise<EpisodeResult> {
   const node = context.fleet.sources[index]!;
-  // The restore must rewind what the consumer has applied, or it would prove nothing: wait for it to pass the
-  // backup's head first.
-  await waitForCursor(context.fleet, node, (cursor) => cursor > (context.backupHeads.get(index) ?? 0), 30_000);
+  // The restore must rewind what the consumer has applied, or it would prove nothing (and checkRestores would find
+  // no rewind): wait for it to pass the backup's head first, and leave the source alone if it never does.
+  const backupHead = context.backupHeads.get(index) ?? 0;
+  if (!(await waitForCursor(context.fleet, node, (cursor) => cursor > backupHead, SYNC_WAIT_MS))) {
+    const note = `not restored: the consumer did not pass the backup's head within ${SYNC_WAIT_MS / 1000} s`;
+    return { effective: false, restored: false, note };
+  }
   await stopSource(context.fleet, node);
   await putBack(node);
   await context.fleet.startProducer(node);
