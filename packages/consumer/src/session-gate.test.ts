@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { MikroORM } from '@mikro-orm/core';
+import { PROTOCOL_VERSION } from '@oplog/protocol';
 import { createLogger, openOrm } from '@oplog/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -93,4 +97,47 @@ describe('SessionGate', () => {
       server.close();
     }
   });
+
+  it('keeps a peer whose heartbeats waited in its socket while this process was busy longer than peerTimeoutMs', async () => {
+    const url = await listen({ peerTimeoutMs: 500 });
+    // The peer lives in a process of its own, so that it goes on sending while this one is blocked.
+    const peer = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', HEARTBEATING_PEER, url, token, String(PROTOCOL_VERSION)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      const lines = createInterface({ input: peer.stdout! });
+      const said: string[] = [];
+      lines.on('line', (line) => said.push(line));
+      await once(lines, 'line'); // welcomed: this continuation runs where the loop has just read a socket
+      // Three timeouts' worth of synchronous work: the sweep's timer is due, and the heartbeats wait in the socket.
+      const busyUntil = Date.now() + 1500;
+      while (Date.now() < busyUntil);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(
+        said.filter((line) => line.startsWith('closed')),
+        'the consumer cut a peer that kept talking',
+      ).toEqual([]);
+    } finally {
+      peer.kill();
+    }
+  });
 });
+
+/** A producer reduced to its hello and a heartbeat every 50 ms; prints "welcomed", and "closed <code>" if cut off. */
+const HEARTBEATING_PEER = `
+import WebSocket from 'ws';
+const [url, token, version] = process.argv.slice(1);
+const ws = new WebSocket(url, { headers: { authorization: 'Bearer ' + token } });
+const head = { seq: 0, epoch: Date.now() };
+ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', protocol: { min: Number(version), max: Number(version) },
+  source: 's1', incarnation: 'inc-1', head, oldest: 1, schema: {} })));
+ws.once('message', () => {
+  console.log('welcomed');
+  setInterval(() => ws.send(JSON.stringify({ type: 'heartbeat', head, at: Date.now() })), 50);
+});
+ws.on('close', (code) => { console.log('closed ' + code); process.exit(0); });
+`;

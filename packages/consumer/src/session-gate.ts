@@ -142,14 +142,20 @@ export class SessionGate {
     return new URL(req.url ?? '/', 'http://x').pathname === this.options.path;
   }
 
-  /** Any frame or pong counts as life; a peer silent for peerTimeoutMs is cut off so its source can reconnect. */
+  /**
+   * Any frame or pong counts as life; a peer silent for peerTimeoutMs is cut off so its source can reconnect. A peer
+   * that only looks silent may have had its frames waiting in the socket while this process was busy (a long task, a
+   * pause): timers run before the loop reads sockets again, so the verdict waits one turn (setImmediate runs after
+   * that read) and holds only if the peer is still silent then.
+   */
   #sweepSilentPeers(): void {
-    const now = Date.now();
-    for (const session of this.#sessions) {
-      if (now - session.lastHeardAt > this.options.peerTimeoutMs) {
+    const silent = () => [...this.#sessions].filter((s) => Date.now() - s.lastHeardAt > this.options.peerTimeoutMs);
+    if (silent().length === 0) return;
+    setImmediate(() => {
+      for (const session of silent()) {
         this.logger.warn({ source: session.sourceId }, 'producer silent; terminating');
         session.terminate();
       }
-    }
+    });
   }
 }
