@@ -34,6 +34,11 @@ const TRIM_KEEPS = 50;
  * the episodes are about.
  */
 const SYNC_WAIT_MS = 180_000;
+/**
+ * How long a restore waits for the consumer to pass the backup's head. Longer waits held a whole CI run for minutes
+ * (the source's chain of faults waits behind it) when a source's producer was being killed over and over.
+ */
+const RESTORE_WAIT_MS = 30_000;
 
 /** Before the run starts the producers: the first-sync source's app writes, is backed up, and writes more. */
 export async function writeBeforeFirstSync(context: RestoreContext, index: number): Promise<void> {
@@ -59,8 +64,8 @@ async function restoreEpisode(context: RestoreContext, index: number): Promise<E
   // The restore must rewind what the consumer has applied, or it would prove nothing (and checkRestores would find
   // no rewind): wait for it to pass the backup's head first, and leave the source alone if it never does.
   const backupHead = context.backupHeads.get(index) ?? 0;
-  if (!(await waitForCursor(context.fleet, node, (cursor) => cursor > backupHead, SYNC_WAIT_MS))) {
-    const note = `not restored: the consumer did not pass the backup's head within ${SYNC_WAIT_MS / 1000} s`;
+  if (!(await waitForCursor(context.fleet, node, (cursor) => cursor > backupHead, RESTORE_WAIT_MS))) {
+    const note = `not restored: the consumer did not pass the backup's head within ${RESTORE_WAIT_MS / 1000} s`;
     return { effective: false, restored: false, note };
   }
   await stopSource(context.fleet, node);
