@@ -24,6 +24,7 @@ if (!chromium) {
 
 // The end-to-end suites run each case on one of their driver pairings (test/support/pairings.ts); the rotation picks
 // which, and changes from run to run, so that successive runs cover every pairing. Printed, for a replay.
+// Six rotations: every offset of a suite of 2 pairings and of one of 3.
 process.env.OPLOG_TEST_ROTATION ??= String(Math.floor(Math.random() * 6));
 console.log(
   process.env.OPLOG_TEST_MATRIX === 'full'

@@ -11,17 +11,17 @@ const TIMEOUT = 180_000;
 /** Both sides hear nothing from each other while the proxy holds a transaction's parts (see inOneBurst). */
 const PEER_TIMEOUT = 120_000;
 
-/**
- * Single source transactions bigger than one batch (the producer sends 1,000 entries a frame by default), through
- * the real CLIs: each goes out in `partial` parts, every part must be acked, and the consumer applies the
- * transaction whole, never a part of it, up to the cursor at the head.
- */
 /** The pairings it runs on, one test file each. */
 const BIG_TRANSACTION_PAIRINGS: readonly Pairing[] = [
   ['sqlite', 'sqlite'],
   ['sqlite', 'postgresql'],
 ];
 
+/**
+ * Single source transactions bigger than one batch (the producer sends 1,000 entries a frame by default), through
+ * the real CLIs: each goes out in `partial` parts, every part must be acked, and the consumer applies the
+ * transaction whole, never a part of it, up to the cursor at the head.
+ */
 export function bigTransactionSuite(pairing: Pairing): void {
   const [sourceDriver, targetDriver] = pairing;
   describe(`single big transactions ${sourceDriver} → ${targetDriver} through the CLIs`, () => {

@@ -29,17 +29,17 @@ const lostWith = (code: string) => (line: LogLine) => line.msg === 'connection l
 const snapshotStarted = (reason: string) => (line: LogLine) =>
   line.msg === 'snapshot started' && line.reason === reason;
 
-/**
- * The complete-view guarantees: data from before capture, resumable snapshots, restores from backup, trimmed
- * history, schema drift, an entity added to replication later, and fencing. Every part is a real process; every
- * case ends with the consumer's cursor at the source's head and both copies equal, table by table.
- */
 /** The pairings it runs on, one test file each. */
 const SNAPSHOT_PAIRINGS: readonly Pairing[] = [
   ['sqlite', 'sqlite'],
   ['postgresql', 'postgresql'],
 ];
 
+/**
+ * The complete-view guarantees: data from before capture, resumable snapshots, restores from backup, trimmed
+ * history, schema drift, an entity added to replication later, and fencing. Every part is a real process; every
+ * case ends with the consumer's cursor at the source's head and both copies equal, table by table.
+ */
 export function snapshotSuite(pairing: Pairing): void {
   const [sourceDriver, targetDriver] = pairing;
   describe(`snapshot and incarnation ${sourceDriver} → ${targetDriver}`, () => {

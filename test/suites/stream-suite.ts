@@ -33,12 +33,6 @@ const TIMEOUT = 120_000;
 const lost = (line: LogLine) => line.msg === 'connection lost';
 const connected = (line: LogLine) => line.msg === 'connected';
 
-/**
- * End-to-end streaming guarantees, with every part a real process: `oplog-demo` writes the local (source)
- * database, `oplog-producer` streams its outbox as a sidecar, `oplog-consumer` replays it into the central
- * (target) database. Processes are killed, connections cut, and the consumer kept away; every case ends with the
- * consumer's cursor at the source's head and both copies equal, table by table.
- */
 /** The pairings it runs on, one test file each. */
 const STREAM_PAIRINGS: readonly Pairing[] = [
   ['sqlite', 'sqlite'],
@@ -46,6 +40,12 @@ const STREAM_PAIRINGS: readonly Pairing[] = [
   ['postgresql', 'postgresql'],
 ];
 
+/**
+ * End-to-end streaming guarantees, with every part a real process: `oplog-demo` writes the local (source)
+ * database, `oplog-producer` streams its outbox as a sidecar, `oplog-consumer` replays it into the central
+ * (target) database. Processes are killed, connections cut, and the consumer kept away; every case ends with the
+ * consumer's cursor at the source's head and both copies equal, table by table.
+ */
 export function streamSuite(pairing: Pairing): void {
   const [sourceDriver, targetDriver] = pairing;
   describe(`stream ${sourceDriver} → ${targetDriver} through the CLIs`, () => {

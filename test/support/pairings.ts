@@ -9,6 +9,9 @@ const FULL_MATRIX = process.env.OPLOG_TEST_MATRIX === 'full';
 /** Drawn once per run by vitest.config.ts, which prints it; set it to replay a run's choice. */
 const ROTATION = Number(process.env.OPLOG_TEST_ROTATION ?? 0);
 
+/** A case: registered with vitest, or not at all on the pairings it does not run on. */
+export type Case = (name: string, test: TestFunction, timeout?: number) => void;
+
 /**
  * The `it` of one pairing of a suite that runs on several (one test file each). By default each case runs on one
  * pairing only, case k on pairing (k + rotation) mod n: every case runs once, every pairing runs a share of them, and
@@ -16,9 +19,6 @@ const ROTATION = Number(process.env.OPLOG_TEST_ROTATION ?? 0);
  * also have suites of their own per driver (capture, applier, the fault runner's two centers); an end-to-end case
  * repeated on every pairing cost more than half of the suite's time. OPLOG_TEST_MATRIX=full runs them all.
  */
-/** A case: registered with vitest, or not at all on the pairings it does not run on. */
-export type Case = (name: string, test: TestFunction, timeout?: number) => void;
-
 export function pairingCases(pairing: Pairing, pairings: readonly Pairing[]): Case {
   const index = pairings.findIndex(([source, target]) => source === pairing[0] && target === pairing[1]);
   if (index < 0) throw new Error(`${pairing.join(' → ')} is not one of the suite's pairings`);
