@@ -232,7 +232,7 @@ export function streamSuite(pairing: Pairing): void {
       await first.process.kill('SIGTERM');
       await expectExit(first.process, 'oplog-consumer after SIGTERM');
 
-      await writeBacklog(await h.sourceOrm(), BACKLOG_CHANGES, 20);
+      await writeBacklog(await h.sourceOrm(), BACKLOG_CHANGES);
       const backlog = (await h.head()) - (await h.cursor());
       expect(backlog, 'changes made while the consumer was down').toBeGreaterThanOrEqual(BACKLOG_CHANGES);
       expect(await h.outboxSize(), 'the outbox keeps every change not acked').toBeGreaterThanOrEqual(backlog);

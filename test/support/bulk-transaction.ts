@@ -88,22 +88,21 @@ export async function writeQuestions(orm: MikroORM, range: BulkRange, captured =
 
 /**
  * A backlog of `changes` Question changes in transactions of `perTransaction` rows each, written as capture writes
- * them: inserts of new questions, then updates of the first half of them, then deletes of the first tenth. A load
- * of many small ORM transactions makes the same outbox at about a hundred times the CPU.
+ * them: 60 % inserts of new questions, then updates of the first of them (30 %), then deletes of the first of those
+ * (10 %). A load of many small ORM transactions makes the same outbox at about a hundred times the CPU.
  */
-export async function writeBacklog(orm: MikroORM, changes: number, perTransaction = 5): Promise<number> {
+export async function writeBacklog(orm: MikroORM, changes: number, perTransaction = 20): Promise<number> {
   const inserts = Math.ceil((changes * 0.6) / perTransaction) * perTransaction;
   const updates = Math.ceil((changes * 0.3) / perTransaction) * perTransaction;
-  const deletes = Math.max(0, changes - inserts - updates);
-  const plan: [BulkOp, number, number][] = [
-    ['insert', 0, inserts],
-    ['update', 0, updates],
-    ['delete', 0, deletes],
+  const counts: [BulkOp, number][] = [
+    ['insert', inserts],
+    ['update', updates],
+    ['delete', Math.max(0, changes - inserts - updates)],
   ];
   let head = 0;
-  for (const [op, from, count] of plan) {
-    for (let first = from; first < from + count; first += perTransaction) {
-      const last = Math.min(from + count, first + perTransaction) - 1;
+  for (const [op, count] of counts) {
+    for (let first = 0; first < count; first += perTransaction) {
+      const last = Math.min(count, first + perTransaction) - 1;
       head = await writeQuestions(orm, { first, last, op, revision: op === 'update' ? 1 : 0 });
     }
   }

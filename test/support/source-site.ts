@@ -45,13 +45,8 @@ export class SourceSite {
    * Runs the seed article's scenario as the local app does (its schema made first), in this process: a CLI start
    * per test would cost more than the scenario. Resolves with the ids it used.
    */
-  async scenario(): Promise<{ questionId: string; choiceIds: string[] }> {
-    const orm = await openLocalApp(dbConfig(this.db));
-    try {
-      return await runSeedScenario(orm.em.fork());
-    } finally {
-      await orm.close();
-    }
+  scenario(): Promise<{ questionId: string; choiceIds: string[] }> {
+    return this.#asLocalApp((orm) => runSeedScenario(orm.em.fork()));
   }
 
   /** Starts `demo load` (unpaced unless a rate is given); `loadResult` waits for it. */
@@ -64,10 +59,15 @@ export class SourceSite {
    * Writes `transactions` of the same workload as `load`, unpaced, in this process: for a short load that the test
    * only awaits, a CLI start would cost more than the writes.
    */
-  async write(transactions: number): Promise<LoadResult> {
+  write(transactions: number): Promise<LoadResult> {
+    return this.#asLocalApp((orm) => generateLoad(orm, { rate: Number.POSITIVE_INFINITY, transactions }));
+  }
+
+  /** Runs `work` on the demo app's own ORM (its schema made first, capture installed), then closes it. */
+  async #asLocalApp<T>(work: (orm: MikroORM) => Promise<T>): Promise<T> {
     const orm = await openLocalApp(dbConfig(this.db));
     try {
-      return await generateLoad(orm, { rate: Number.POSITIVE_INFINITY, transactions });
+      return await work(orm);
     } finally {
       await orm.close();
     }
