@@ -27,8 +27,8 @@ const ci = process.env.CI === 'true';
 
 /**
  * The same seed (the same schedule and workload) against each center, side by side. With both, each run gets half
- * the size (half the changes and faults over half the window): together they make one full run's faults in half its
- * time, each on the machine that the other one loads. A single center's run replays with `--center <it> --scale <its
+ * the size (half the changes and faults over half the window): together they make one full run's faults, each on
+ * the machine that the other one loads, in less time than one after the other. A single center's run replays with `--center <it> --scale <its
  * factor>`.
  */
 async function main(): Promise<number> {
